@@ -1,0 +1,59 @@
+# Two commands matter: `make run` (set up and start the demo) and `make test` (set up and test).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+
+.PHONY: run test setup system venv db migrate demo messages lint format lock bench clean-venv
+
+run: setup demo ## Set everything up, load the demo territory and start web + worker + beat
+	deploy/run-local.sh
+
+test: setup ## Set everything up and run the whole test suite on real PostGIS
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: system venv db messages migrate
+
+system:
+	deploy/install-system.sh
+
+# The virtualenv is rebuilt only when the lock file changes.
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements/lock.txt
+	@test -x $(PY) || "$$(deploy/find-python.sh)" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --require-hashes -r requirements/lock.txt
+	touch $@
+
+db:
+	deploy/setup-db.sh
+
+messages: venv
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+
+migrate: venv db
+	$(PY) manage.py migrate --noinput -v 0
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Re-lock after editing pyproject.toml's dependencies.
+lock:
+	$(PY) -m pip install -q pip-tools
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --extra dev -o requirements/lock.txt pyproject.toml
+
+bench: setup
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) bench/routing.py
+
+clean-venv:
+	rm -rf $(VENV)
