@@ -11,10 +11,16 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from geo.srid import STORAGE_SRID
+
+# Network tolerances are capped so that the router can pre-filter candidates with one constant
+# bounding box (an index scan) before the exact geodesic test.
+MAX_TOLERANCE_M = 200.0
 
 
 class Organisation(models.Model):
@@ -91,6 +97,11 @@ class Category(models.Model):
             models.CheckConstraint(condition=~Q(parent=models.F("pk")), name="category_not_own_parent"),
         ]
 
+    def clean(self) -> None:
+        # Two levels only: a parent cannot itself have a parent.
+        if self.parent_id and self.parent.parent_id:
+            raise ValidationError({"parent": _("Les catégories n'ont que deux niveaux.")})
+
     def __str__(self) -> str:
         return f"{self.parent.name} › {self.name}" if self.parent_id else self.name
 
@@ -158,7 +169,9 @@ class Zone(models.Model):
 
     name = models.CharField(_("nom"), max_length=200)
     geom = models.MultiPolygonField(_("périmètre"), srid=STORAGE_SRID)
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="zones", verbose_name=_("service"))
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="zones", verbose_name=_("service")
+    )
     all_categories = models.BooleanField(_("toutes catégories"), default=False)
     categories = models.ManyToManyField(
         Category, blank=True, related_name="zones", verbose_name=_("catégories")
@@ -166,7 +179,9 @@ class Zone(models.Model):
     priority = models.IntegerField(_("priorité"), default=0, help_text=_("La plus haute l'emporte."))
     valid_from = models.DateField(_("valide à partir du"), null=True, blank=True)
     valid_until = models.DateField(_("valide jusqu'au"), null=True, blank=True)
-    source = models.CharField(_("source"), max_length=200, blank=True, help_text=_("Fichier ou couche d'origine."))
+    source = models.CharField(
+        _("source"), max_length=200, blank=True, help_text=_("Fichier ou couche d'origine.")
+    )
     source_id = models.CharField(_("identifiant d'origine"), max_length=200, blank=True)
     attributes = models.JSONField(_("attributs"), default=dict, blank=True)
 
@@ -178,7 +193,9 @@ class Zone(models.Model):
         ordering = ["-priority", "name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True) | Q(valid_from__lte=models.F("valid_until")),
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_from__lte=models.F("valid_until")),
                 name="zone_valid_dates_in_order",
             ),
             models.UniqueConstraint(
@@ -199,14 +216,21 @@ class NetworkLayer(models.Model):
     categories = models.ManyToManyField(
         Category, related_name="network_layers", verbose_name=_("catégories concernées")
     )
-    default_tolerance_m = models.FloatField(_("tolérance par défaut (m)"), default=10.0)
+    default_tolerance_m = models.FloatField(
+        _("tolérance par défaut (m)"),
+        default=10.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_TOLERANCE_M)],
+    )
 
     class Meta:
         verbose_name = _("couche réseau")
         verbose_name_plural = _("couches réseau")
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(default_tolerance_m__gte=0), name="layer_tolerance_positive")
+            models.CheckConstraint(
+                condition=Q(default_tolerance_m__gte=0, default_tolerance_m__lte=MAX_TOLERANCE_M),
+                name="layer_tolerance_in_range",
+            )
         ]
 
     def __str__(self) -> str:
@@ -220,9 +244,18 @@ class NetworkFeature(models.Model):
     name = models.CharField(_("nom"), max_length=200, blank=True)
     geom = models.MultiLineStringField(_("tracé"), srid=STORAGE_SRID)
     service = models.ForeignKey(
-        Service, on_delete=models.PROTECT, related_name="network_features", verbose_name=_("service gestionnaire")
+        Service,
+        on_delete=models.PROTECT,
+        related_name="network_features",
+        verbose_name=_("service gestionnaire"),
     )
-    tolerance_m = models.FloatField(_("tolérance (m)"), null=True, blank=True)
+    tolerance_m = models.FloatField(
+        _("tolérance (m)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_TOLERANCE_M)],
+        help_text=_("Vide : la tolérance par défaut de la couche."),
+    )
     source = models.CharField(_("source"), max_length=200, blank=True)
     source_id = models.CharField(_("identifiant d'origine"), max_length=200, blank=True)
     attributes = models.JSONField(_("attributs"), default=dict, blank=True)
@@ -233,7 +266,9 @@ class NetworkFeature(models.Model):
         ordering = ["layer", "name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(tolerance_m__isnull=True) | Q(tolerance_m__gte=0), name="feature_tolerance_positive"
+                condition=Q(tolerance_m__isnull=True)
+                | Q(tolerance_m__gte=0, tolerance_m__lte=MAX_TOLERANCE_M),
+                name="feature_tolerance_in_range",
             ),
             models.UniqueConstraint(
                 fields=["layer", "source", "source_id"],
@@ -260,7 +295,10 @@ class Membership(models.Model):
         ADMINISTRATOR = "administrator", _("Administrateur")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("utilisateur")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("utilisateur"),
     )
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("organisation")
@@ -286,6 +324,10 @@ class Membership(models.Model):
                 nulls_distinct=False,
             )
         ]
+
+    def clean(self) -> None:
+        if self.service_id and self.organisation_id and self.service.organisation_id != self.organisation_id:
+            raise ValidationError({"service": _("Ce service n'appartient pas à cette organisation.")})
 
     def __str__(self) -> str:
         where = self.service or self.organisation

@@ -10,8 +10,9 @@ from geo.srid import STORAGE_SRID
 
 # A reference point in Paris (Hôtel de Ville) and the size of one metre there, in degrees.
 PARIS_LON, PARIS_LAT = 2.3522, 48.8566
-M_LAT = 1 / 111_132.0
-M_LON = 1 / (111_320.0 * 0.6583)  # cos(48.8566°)
+# (ellipsoidal lengths of one degree at 48.8566° N)
+M_LAT = 1 / 111_208.0
+M_LON = 1 / 73_400.6
 
 
 def offset(lon: float, lat: float, east_m: float = 0.0, north_m: float = 0.0) -> tuple[float, float]:
