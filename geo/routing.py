@@ -51,6 +51,14 @@ class Rule(enum.StrEnum):
     ZONE = "zone"
     DEFAULT = "defaut"
 
+    @property
+    def label(self) -> str:
+        return {
+            Rule.NETWORK: _("tronçon de réseau"),
+            Rule.ZONE: _("zone"),
+            Rule.DEFAULT: _("service par défaut du territoire"),
+        }[self]
+
 
 @dataclass(frozen=True)
 class Candidate:
