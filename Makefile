@@ -52,8 +52,11 @@ lock:
 	$(PY) -m pip install -q pip-tools
 	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --extra dev -o requirements/lock.txt pyproject.toml
 
-bench: setup
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) bench/routing.py
+# Benchmarks use their own database, never the demo's.
+BENCH_DATABASE_URL ?= postgis://postgres@127.0.0.1:5432/concerto_bench
+bench: system venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) deploy/setup-db.sh
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/routing.py
 
 clean-venv:
 	rm -rf $(VENV)

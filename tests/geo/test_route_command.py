@@ -86,7 +86,13 @@ def test_route_no_service_exits_4_and_bad_input_exits_2(setup):
 def test_route_batch_writes_one_json_decision_per_row(setup, tmp_path):
     # given a CSV of four rows: routed, out of territory, unknown category, bad coordinates
     lon, lat = offset(PARIS_LON, PARIS_LAT, -500, 0)
-    rows = ["lon,lat,category", f"{lon},{lat},nid-de-poule", "5.0,45.0,nid-de-poule", f"{lon},{lat},nope", "abc,1,voirie"]
+    rows = [
+        "lon,lat,category",
+        f"{lon},{lat},nid-de-poule",
+        "5.0,45.0,nid-de-poule",
+        f"{lon},{lat},nope",
+        "abc,1,voirie",
+    ]
     src = tmp_path / "reports.csv"
     src.write_text("\n".join(rows) + "\n", encoding="utf-8")
     dest = tmp_path / "decisions.jsonl"
@@ -96,7 +102,11 @@ def test_route_batch_writes_one_json_decision_per_row(setup, tmp_path):
     lines = [json.loads(line) for line in dest.read_text(encoding="utf-8").splitlines()]
     assert [line["line"] for line in lines] == [2, 3, 4, 5]
     assert lines[0]["decision"]["service_name"] == "Voirie Ouest"
-    assert [line.get("error") for line in lines[1:]] == ["hors_territoire", "categorie_inconnue", "geometrie_invalide"]
+    assert [line.get("error") for line in lines[1:]] == [
+        "hors_territoire",
+        "categorie_inconnue",
+        "geometrie_invalide",
+    ]
     assert "4 lignes, 1 routées, 0 ambiguës." in err
     assert "Voirie Ouest : 1" in err
 
@@ -111,9 +121,11 @@ def test_route_batch_refuses_a_csv_without_the_columns(setup, tmp_path):
 
 def test_coverage_lists_the_gap_of_a_category_and_the_defaults(setup):
     territory, _voirie, _nid, eclairage, _west = setup
-    DefaultService.objects.create(territory=territory, category=eclairage, service=ServiceFactory(name="Lumière"))
+    DefaultService.objects.create(
+        territory=territory, category=eclairage, service=ServiceFactory(name="Lumière")
+    )
     out, _ = run("coverage")
-    # the east half (1 km × 2 km = 200 ha) has no service for voirie
+    # the east half (1 km x 2 km = 200 ha) has no service for voirie
     assert "Voirie › Nid de poule : LACUNE de" in out
     assert "(50,00 % du territoire) en 1 partie(s)" in out
     assert "Éclairage : couvert partout (service par défaut « Lumière »)" in out
@@ -141,17 +153,21 @@ def test_a_network_within_tolerance_counts_as_coverage(setup):
 
 def test_coverage_reports_equal_priority_overlaps_between_services(setup):
     _territory, voirie, *_ = setup
-    ZoneFactory(name="Est", service__name="Voirie Est", categories=[voirie], geom=square(-100, -1000, 1000, 1000))
+    ZoneFactory(
+        name="Est", service__name="Voirie Est", categories=[voirie], geom=square(-100, -1000, 1000, 1000)
+    )
     out, _ = run("coverage", "--category", "nid-de-poule")
-    # a 100 m × 2 km band: 20 ha, French decimals
-    assert re.search(r"« Ouest » \(Voirie Ouest\) et « Est » \(Voirie Est\), priorité 0, (19,9\d|20,0\d) ha", out)
+    # a 100 m x 2 km band: 20 ha, French decimals
+    assert re.search(
+        r"« Ouest » \(Voirie Ouest\) et « Est » \(Voirie Est\), priorité 0, (19,9\d|20,0\d) ha", out
+    )
     with pytest.raises(CommandError) as err:
         run("coverage", "--fail-on-gaps")
     assert err.value.returncode == 1
 
 
 def test_full_coverage_passes_fail_on_gaps(setup):
-    _territory, voirie, _nid, eclairage, west = setup
+    _territory, voirie, _nid, _eclairage, west = setup
     ZoneFactory(service=west.service, categories=[voirie], geom=square(0, -1000, 1000, 1000))
     ZoneFactory(all_categories=True, geom=square(-1000, -1000, 1000, 1000), priority=-1)
     out, _ = run("coverage", "--fail-on-gaps")

@@ -44,7 +44,9 @@ def at(east_m: float = 0.0, north_m: float = 0.0) -> tuple[float, float]:
 def test_zone_for_the_category_receives_the_point_and_says_why(world):
     # given a zone competent for "Nid de poule" around the point
     _territory, _voirie, nid, _ = world
-    zone = ZoneFactory(name="4e arrondissement", service__name="Voirie – secteur Centre", categories=[nid], priority=20)
+    zone = ZoneFactory(
+        name="4e arrondissement", service__name="Voirie – secteur Centre", categories=[nid], priority=20
+    )
     # when the point is routed
     decision = route(at(), "nid-de-poule")
     # then the zone's service receives it, and the explanation names the zone, competence and priority
@@ -95,7 +97,9 @@ def test_at_equal_priority_the_smallest_zone_wins(world):
     assert decision.matched.object_id == small.pk
     assert decision.losers[0].object_id == big.pk
     # areas are geodesic hectares, written the French way
-    assert re.fullmatch(r"même priorité, zone plus grande \((399|400),\d ha contre 1[56],\d ha\)", decision.losers[0].reason)
+    assert re.fullmatch(
+        r"même priorité, zone plus grande \((399|400),\d ha contre 1[56],\d ha\)", decision.losers[0].reason
+    )
 
 
 def test_a_network_feature_within_tolerance_beats_every_zone(world):
@@ -154,7 +158,7 @@ def test_a_network_layer_tied_to_other_categories_is_ignored(world):
 
 
 def test_the_default_service_applies_where_no_zone_does(world):
-    territory, voirie, nid, eclairage = world
+    territory, voirie, _nid, eclairage = world
     lighting = ServiceFactory(name="Éclairage public")
     DefaultService.objects.create(territory=territory, category=eclairage, service=lighting)
     ZoneFactory(categories=[voirie])  # competent for another category only
@@ -212,8 +216,12 @@ def test_unknown_or_inactive_category_is_refused(world):
 def test_near_the_boundary_with_another_service_the_decision_is_ambiguous(world):
     # given two adjacent zones of two services, the boundary on the meridian of the reference point
     _territory, voirie, nid, _ = world
-    west = ZoneFactory(name="Ouest", service__name="Voirie Ouest", categories=[voirie], geom=square(-1000, -1000, 0, 1000))
-    east = ZoneFactory(name="Est", service__name="Voirie Est", categories=[voirie], geom=square(0, -1000, 1000, 1000))
+    west = ZoneFactory(
+        name="Ouest", service__name="Voirie Ouest", categories=[voirie], geom=square(-1000, -1000, 0, 1000)
+    )
+    east = ZoneFactory(
+        name="Est", service__name="Voirie Est", categories=[voirie], geom=square(0, -1000, 1000, 1000)
+    )
     # when a point 5 m west of the boundary is routed
     decision = route(at(-5, 0), nid)
     # then the west service takes it, flagged ambiguous with the east service as alternative
@@ -241,7 +249,9 @@ def test_near_the_edge_of_a_winning_zone_inside_a_larger_one_is_ambiguous(world)
     # a park (priority 50) inside an arrondissement (priority 10): 5 m inside the park's edge
     _territory, voirie, nid, _ = world
     arrondissement = ZoneFactory(service__name="Voirie", categories=[voirie], priority=10)
-    park = ZoneFactory(service__name="Parcs", categories=[voirie], priority=50, geom=square(0, -100, 100, 100))
+    park = ZoneFactory(
+        service__name="Parcs", categories=[voirie], priority=50, geom=square(0, -100, 100, 100)
+    )
     decision = route(at(5, 0), nid)
     assert decision.service_id == park.service_id
     assert decision.ambiguous is True
@@ -272,7 +282,7 @@ def test_zone_validity_dates_are_respected(world):
 
 
 def test_an_inactive_service_receives_nothing(world):
-    territory, _voirie, nid, _ = world
+    _territory, _voirie, nid, _ = world
     ZoneFactory(categories=[nid], priority=90, service__is_active=False)
     active = ZoneFactory(categories=[nid], priority=10)
     assert route(at(), nid).service_id == active.service_id
