@@ -111,17 +111,22 @@ def zones_import(
     organisation: str | None = None,
     layer: str | None = None,
     source_srid: int | None = None,
+    id_field: str | None = None,
     dry_run: bool = False,
     replace: bool = False,
 ) -> ImportReport:
     """Import a polygon layer as zones, upserted by ``(source, source_id)``.
+
+    ``source_id`` is the value of ``id_field`` when given, else the feature id (FID). Give a
+    stable identifier field when the file is maintained by hand: a Shapefile's FIDs are row
+    numbers, which shift when a row is deleted.
 
     Services are found (or created) by name under the organisation. Without ``categories`` the
     zones cover every category. ``priority`` is the constant used when there is no
     ``priority_field`` or when its value is empty. With ``replace``, zones of the same source
     that are no longer in the file are deleted.
     """
-    required = [name_field, service_field] + ([priority_field] if priority_field else [])
+    required = [name_field, service_field] + [f for f in (priority_field, id_field) if f]
     read = read_layer(
         path, kind=GeometryKind.POLYGON, required_fields=required, layer=layer, source_srid=source_srid
     )
@@ -133,6 +138,7 @@ def zones_import(
     name_key, service_key = read.fields[name_field], read.fields[service_field]
     priority_key = read.fields[priority_field] if priority_field else None
     consumed = {name_key, service_key, priority_key}
+    keys = _source_ids(read, read.fields[id_field] if id_field else None)
 
     problems: list[str] = []
     rows: list[tuple[FeatureRecord, str, str, int]] = []
@@ -154,7 +160,8 @@ def zones_import(
     to_create: list[Zone] = []
     to_update: list[Zone] = []
     for record, name, service_name, zone_priority in rows:
-        zone = existing.get(str(record.fid)) or Zone(source=read.source, source_id=str(record.fid))
+        key = keys[record.fid]
+        zone = existing.get(key) or Zone(source=read.source, source_id=key)
         zone.name = name
         zone.geom = record.geometry
         zone.service = services[service_name]
@@ -202,17 +209,20 @@ def network_import(
     organisation: str | None = None,
     layer: str | None = None,
     source_srid: int | None = None,
+    id_field: str | None = None,
     dry_run: bool = False,
     replace: bool = False,
 ) -> ImportReport:
     """Import a line layer into the network layer ``layer_name`` (created if missing).
+
+    ``id_field`` names a stable identifier field, as for :func:`zones_import`.
 
     ``tolerance`` sets the layer's default tolerance; ``tolerance_field`` gives a per-feature one.
     ``categories``, when given, replace the categories the layer decides for. Features are
     upserted by ``(layer, source, source_id)``; with ``replace``, those of the same source that are
     no longer in the file are deleted.
     """
-    required = [service_field] + [f for f in (name_field, tolerance_field) if f]
+    required = [service_field] + [f for f in (name_field, tolerance_field, id_field) if f]
     read = read_layer(
         path, kind=GeometryKind.LINE, required_fields=required, layer=layer, source_srid=source_srid
     )
@@ -227,6 +237,7 @@ def network_import(
     name_key = read.fields[name_field] if name_field else None
     tolerance_key = read.fields[tolerance_field] if tolerance_field else None
     consumed = {service_key, name_key, tolerance_key}
+    keys = _source_ids(read, read.fields[id_field] if id_field else None)
 
     problems: list[str] = []
     rows: list[tuple[FeatureRecord, str, str, float | None]] = []
@@ -261,9 +272,8 @@ def network_import(
     to_create: list[NetworkFeature] = []
     to_update: list[NetworkFeature] = []
     for record, service_name, name, feature_tolerance in rows:
-        feature = existing.get(str(record.fid)) or NetworkFeature(
-            layer=network_layer, source=read.source, source_id=str(record.fid)
-        )
+        key = keys[record.fid]
+        feature = existing.get(key) or NetworkFeature(layer=network_layer, source=read.source, source_id=key)
         feature.name = name
         feature.geom = record.geometry
         feature.service = services[service_name]
@@ -395,6 +405,33 @@ def _finish(report: ImportReport, dry_run: bool) -> ImportReport:
         transaction.set_rollback(True)
         report.dry_run = True
     return report
+
+
+def _source_ids(read: LayerRead, id_key: str | None) -> dict[int, str]:
+    """Each feature's upsert key: its ``id_key`` value, else its FID; empty or repeated values refuse the file."""
+    if id_key is None:
+        return {record.fid: str(record.fid) for record in read.records}
+    keys: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    problems: list[str] = []
+    for record in read.records:
+        value = record.properties.get(id_key)
+        key = "" if value is None else str(value).strip()
+        if not key:
+            problems.append(
+                _("entité %(fid)s : identifiant vide (champ « %(field)s »)")
+                % {"fid": record.fid, "field": id_key}
+            )
+        elif key in seen:
+            problems.append(
+                _("entité %(fid)s : identifiant « %(key)s » déjà utilisé par l'entité %(other)s")
+                % {"fid": record.fid, "key": key, "other": seen[key]}
+            )
+        else:
+            seen[key] = record.fid
+            keys[record.fid] = key
+    _refuse_if(problems, read)
+    return keys
 
 
 def _refuse_if(problems: list[str], read: LayerRead) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
+from django.utils.translation import gettext as _
 
 STORAGE_SRID = 4326
 API_SRID = 4326
@@ -38,13 +39,19 @@ def point_from_lonlat(lon: float, lat: float) -> Point:
     try:
         lon_f, lat_f = float(lon), float(lat)
     except (TypeError, ValueError) as exc:
-        raise InvalidGeometry("Les coordonnées doivent être des nombres.") from exc
+        raise InvalidGeometry(_("Les coordonnées doivent être des nombres.")) from exc
     if not (math.isfinite(lon_f) and math.isfinite(lat_f)):
-        raise InvalidGeometry("Les coordonnées doivent être des nombres finis.")
+        raise InvalidGeometry(_("Les coordonnées doivent être des nombres finis."))
     if not -180.0 <= lon_f <= 180.0:
-        raise InvalidGeometry(f"Longitude hors limites ({lon_f}) : elle doit être comprise entre -180 et 180.")
+        raise InvalidGeometry(
+            _("Longitude hors limites (%(value)s) : elle doit être comprise entre -180 et 180.")
+            % {"value": lon_f}
+        )
     if not -90.0 <= lat_f <= 90.0:
-        raise InvalidGeometry(f"Latitude hors limites ({lat_f}) : elle doit être comprise entre -90 et 90.")
+        raise InvalidGeometry(
+            _("Latitude hors limites (%(value)s) : elle doit être comprise entre -90 et 90.")
+            % {"value": lat_f}
+        )
     return Point(lon_f, lat_f, srid=STORAGE_SRID)
 
 
@@ -54,7 +61,7 @@ def geometry_from_geojson(value: str | dict[str, Any], *, source_srid: int = API
     try:
         geom = GEOSGeometry(text)
     except (GEOSException, GDALException, ValueError, TypeError) as exc:
-        raise InvalidGeometry("La géométrie GeoJSON est illisible.") from exc
+        raise InvalidGeometry(_("La géométrie GeoJSON est illisible.")) from exc
     geom.srid = source_srid
     return to_storage(geom)
 
@@ -62,7 +69,7 @@ def geometry_from_geojson(value: str | dict[str, Any], *, source_srid: int = API
 def to_storage(geom: GEOSGeometry) -> GEOSGeometry:
     """The geometry in the storage SRID; an SRID-less geometry is an error, never a guess."""
     if not geom.srid:
-        raise InvalidGeometry("La géométrie n'a pas de système de coordonnées (SRID).")
+        raise InvalidGeometry(_("La géométrie n'a pas de système de coordonnées (SRID)."))
     if geom.srid == STORAGE_SRID:
         return geom
     return geom.transform(STORAGE_SRID, clone=True)

@@ -21,7 +21,13 @@ def offset(lon: float, lat: float, east_m: float = 0.0, north_m: float = 0.0) ->
 
 
 def square(
-    west_m: float, south_m: float, east_m: float, north_m: float, *, lon: float = PARIS_LON, lat: float = PARIS_LAT
+    west_m: float,
+    south_m: float,
+    east_m: float,
+    north_m: float,
+    *,
+    lon: float = PARIS_LON,
+    lat: float = PARIS_LAT,
 ) -> MultiPolygon:
     """A rectangle given in metres from a reference point, as a storage-SRID MultiPolygon."""
     x0, y0 = offset(lon, lat, west_m, south_m)

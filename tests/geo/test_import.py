@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import zipfile
 from io import StringIO
@@ -37,10 +36,8 @@ from tests.factories import (
     square,
 )
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="ogr2ogr (GDAL) is needed to build fixtures"),
-]
+# ogr2ogr comes with gdal-bin, which deploy/install-system.sh installs: a missing one is a failure.
+pytestmark = pytest.mark.django_db
 
 
 # --- Fixture builders ----------------------------------------------------------------------------
@@ -668,3 +665,51 @@ def test_territory_refuses_bad_kind_and_slug(tmp_path: Path):
         territory_import(path=path, name="X", slug="pas bon", organisation="X")
     assert not Organisation.objects.exists()
     assert not Territory.objects.exists()
+
+
+def test_id_field_keys_zones_so_a_deleted_row_does_not_shift_them(tmp_path: Path, organisation: Organisation):
+    # given a Shapefile keyed by code_insee-like ids, imported once
+    first = write_geojson(
+        tmp_path / "secteurs.geojson",
+        [
+            feature(1, NORD, nom="Nord", service="Voirie", code="N"),
+            feature(2, SUD, nom="Sud", service="Propreté", code="S"),
+            feature(3, EST, nom="Est", service="Voirie", code="E"),
+        ],
+    )
+    import_reference(first, id_field="code")
+    ids_before = {z.source_id: z.pk for z in Zone.objects.filter(source="secteurs:secteurs")}
+    assert sorted(ids_before) == ["E", "N", "S"]
+
+    # when the first row is removed from the file (every later row gets a new FID) and it is re-imported
+    second = write_geojson(
+        tmp_path / "secteurs.geojson",
+        [
+            feature(1, SUD, nom="Sud", service="Propreté", code="S"),
+            feature(2, EST, nom="Est", service="Voirie", code="E"),
+        ],
+    )
+    report = import_reference(second, id_field="code", replace=True)
+
+    # then each zone keeps its row and geometry, and only "Nord" goes
+    zones = {z.source_id: z for z in Zone.objects.filter(source="secteurs:secteurs")}
+    assert (report.created, report.updated, report.deleted) == (0, 2, 1)
+    assert {key: zone.pk for key, zone in zones.items()} == {"S": ids_before["S"], "E": ids_before["E"]}
+    assert_same_geometry(zones["S"].geom, SUD)
+
+
+def test_repeated_or_empty_ids_refuse_the_file(tmp_path: Path, organisation: Organisation):
+    path = write_geojson(
+        tmp_path / "doublons.geojson",
+        [
+            feature(1, NORD, nom="Nord", service="Voirie", code="X"),
+            feature(2, SUD, nom="Sud", service="Voirie", code="X"),
+            feature(3, EST, nom="Est", service="Voirie", code=None),
+        ],
+    )
+    with pytest.raises(CommandError) as err:
+        run("import_zones", path, name_field="nom", service_field="service", id_field="code")
+    message = str(err.value)
+    assert "identifiant « X » déjà utilisé par l'entité 1" in message
+    assert "entité 3 : identifiant vide" in message
+    assert Zone.objects.count() == 0

@@ -36,6 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--organisation", help=_("Organisation des services."))
         parser.add_argument("--layer", help=_("Couche à lire dans le fichier."))
         parser.add_argument("--source-srid", type=int, help=_("SRID des coordonnées du fichier (ex. 2154)."))
+        parser.add_argument(
+            "--id-field", help=_("Champ d'identifiant stable (défaut : numéro d'entité du fichier).")
+        )
         parser.add_argument("--dry-run", action="store_true", help=_("Tout vérifier sans rien enregistrer."))
         parser.add_argument(
             "--replace",
@@ -56,6 +59,7 @@ class Command(BaseCommand):
                 organisation=options["organisation"],
                 layer=options["layer"],
                 source_srid=options["source_srid"],
+                id_field=options["id_field"],
                 dry_run=options["dry_run"],
                 replace=options["replace"],
             )
