@@ -1,5 +1,6 @@
 # Two commands matter: `make run` (set up and start the demo) and `make test` (set up and test).
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
@@ -23,7 +24,8 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements/lock.txt
 	@test -x $(PY) || "$$(deploy/find-python.sh)" -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --require-hashes -r requirements/lock.txt
+	$(PY) -m pip install -q --require-hashes -r requirements/lock.txt 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	touch $@
 
 db:

@@ -22,7 +22,7 @@ if ! psql -Atq "$admin_url" -c "SELECT 1 FROM pg_database WHERE datname = '$db_n
   echo "==> creating database $db_name"
   psql -q "$admin_url" -c "CREATE DATABASE \"$db_name\""
 fi
-psql -q "$pg_url" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+PGOPTIONS="--client-min-messages=warning" psql -q "$pg_url" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
 
 redis_url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 if ! redis-cli -u "$redis_url" ping >/dev/null 2>&1; then

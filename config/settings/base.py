@@ -74,18 +74,11 @@ TEMPLATES = [
 
 # PostGIS only. jit and parallel workers are turned off for the application's connections:
 # measured here, they turn 10 ms spatial queries into 30-45 ms ones (docs/ARCHITECTURE.md).
-DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL",
-        default="postgis://postgres@127.0.0.1:5432/concerto",
-        engine="django.contrib.gis.db.backends.postgis",
-    )
-}
-if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
-    # django-environ maps postgres:// to the plain backend; GeoDjango needs the PostGIS one.
-    if "postgresql" not in DATABASES["default"]["ENGINE"]:
-        raise ImproperlyConfigured("DATABASE_URL doit désigner une base PostgreSQL/PostGIS.")
-    DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+_DATABASE_URL = env("DATABASE_URL", default="postgis://postgres@127.0.0.1:5432/concerto")
+if _DATABASE_URL.split("://", 1)[0] not in {"postgis", "postgres", "postgresql", "pgsql"}:
+    raise ImproperlyConfigured("DATABASE_URL doit désigner une base PostgreSQL/PostGIS (postgis://…).")
+# GeoDjango needs the PostGIS backend whatever the URL's scheme says.
+DATABASES = {"default": env.db_url_config(_DATABASE_URL, engine="django.contrib.gis.db.backends.postgis")}
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off -c max_parallel_workers_per_gather=0")
 # Django's cursors bind parameters client-side and never prepare; this only lets the few hot
