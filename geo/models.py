@@ -56,6 +56,12 @@ class Service(models.Model):
         _("adresses e-mail de contact"), default=list, blank=True, help_text=_("Liste d'adresses e-mail.")
     )
     webhook_url = models.URLField(_("URL de webhook"), blank=True)
+    webhook_secret = models.CharField(
+        _("secret du webhook"),
+        max_length=128,
+        blank=True,
+        help_text=_("Clé de la signature HMAC-SHA256 des envois (en-tête X-Concerto-Signature)."),
+    )
     is_active = models.BooleanField(_("actif"), default=True)
 
     class Meta:
@@ -88,6 +94,13 @@ class Category(models.Model):
     default_delay = models.DurationField(_("délai de traitement attendu"), default=timedelta(days=7))
     is_active = models.BooleanField(_("active"), default=True)
     position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+    duplicate_radius_m = models.FloatField(
+        _("rayon de recherche des doublons (m)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1.0), MaxValueValidator(500.0)],
+        help_text=_("Vide : la valeur par défaut du site (30 m)."),
+    )
 
     class Meta:
         verbose_name = _("catégorie")
@@ -326,6 +339,8 @@ class Membership(models.Model):
         ]
 
     def clean(self) -> None:
+        if self.role == self.Role.AGENT and not self.service_id:
+            raise ValidationError({"service": _("Un agent appartient à un service.")})
         if self.service_id and self.organisation_id and self.service.organisation_id != self.organisation_id:
             raise ValidationError({"service": _("Ce service n'appartient pas à cette organisation.")})
 

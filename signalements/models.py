@@ -1,0 +1,295 @@
+"""Reports, their tickets, followers, photos and the notification outbox.
+
+Data and invariants only. Writes go through ``signalements.services``; the ticket workflow (which
+state may follow which, and who may move it) lives in ``signalements.workflow``. Personal data
+(the reporter's name, e-mail and phone; supporters' e-mails) is kept in its own tables, never on
+``Report``, so that public queries cannot select it by accident.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from geo.models import Category, Service
+from geo.srid import STORAGE_SRID
+
+DESCRIPTION_MAX_LENGTH = 4000
+
+
+class TicketState(models.TextChoices):
+    NOUVEAU = "nouveau", _("Nouveau")
+    PRIS_EN_COMPTE = "pris_en_compte", _("Pris en compte")
+    PROGRAMME = "programme", _("Programmé")
+    EN_COURS = "en_cours", _("En cours")
+    RESOLU = "resolu", _("Résolu")
+    REJETE = "rejete", _("Rejeté")
+    DOUBLON = "doublon", _("Doublon")
+    TRANSFERE = "transfere", _("Transféré")
+
+
+class Channel(models.TextChoices):
+    API = "api", _("API")
+    WEB = "web", _("Site web")
+    MOBILE = "mobile", _("Application mobile")
+    BACK_OFFICE = "back_office", _("Saisie par un agent")
+    OPEN311 = "open311", _("Open311")
+    IMPORT = "import", _("Import")
+
+
+class Report(models.Model):
+    """What a citizen saw, where. Public fields only; the contact lives in ``ReportContact``."""
+
+    reference = models.CharField(_("référence"), max_length=32, unique=True, null=True, editable=False)
+    location = models.PointField(_("emplacement"), srid=STORAGE_SRID)
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="reports", verbose_name=_("catégorie")
+    )
+    description = models.TextField(_("description"), max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    address = models.CharField(_("adresse"), max_length=300, blank=True)
+    channel = models.CharField(_("canal"), max_length=20, choices=Channel.choices, default=Channel.API)
+    published = models.BooleanField(
+        _("publié"), default=True, help_text=_("Visible sur les pages et API publiques.")
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+        verbose_name=_("doublon de"),
+    )
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True, editable=False)
+    created_at = models.DateTimeField(_("déposé le"), db_index=True)
+    updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("signalement")
+        verbose_name_plural = _("signalements")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(duplicate_of=models.F("pk")), name="report_not_own_duplicate"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference or f"#{self.pk}"
+
+
+class ReportContact(models.Model):
+    """Personal data of the reporter: never in a public page, API, tile or export."""
+
+    report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="contact")
+    name = models.CharField(_("nom"), max_length=200, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=32, blank=True)
+    consent_to_contact = models.BooleanField(_("accepte d'être recontacté"), default=False)
+    confirmed_at = models.DateTimeField(_("e-mail confirmé le"), null=True, blank=True)
+    # sha256 of the private tracking token sent by e-mail; the token itself is never stored.
+    tracking_token_hash = models.CharField(max_length=64, unique=True, null=True, editable=False)
+
+    class Meta:
+        verbose_name = _("contact du déclarant")
+        verbose_name_plural = _("contacts des déclarants")
+
+    def __str__(self) -> str:
+        return str(_("Contact du signalement %(ref)s") % {"ref": self.report})
+
+
+class Follower(models.Model):
+    """Someone told of a report's public updates: its reporter, a supporter, or a merged duplicate's reporter."""
+
+    class Reason(models.TextChoices):
+        REPORTER = "reporter", _("Déclarant")
+        SUPPORTER = "supporter", _("Soutien")
+        MERGED = "merged", _("Déclarant d'un doublon fusionné")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="followers")
+    email = models.EmailField(_("e-mail"))
+    reason = models.CharField(_("motif"), max_length=20, choices=Reason.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("abonné")
+        verbose_name_plural = _("abonnés")
+        constraints = [models.UniqueConstraint(fields=["report", "email"], name="follower_unique_email")]
+
+    def __str__(self) -> str:
+        return f"{self.report} · {self.get_reason_display()}"
+
+
+class Support(models.Model):
+    """A « +1 » instead of a second report. ``fingerprint`` (a keyed hash) counts each person once."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="supports")
+    fingerprint = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("soutien")
+        verbose_name_plural = _("soutiens")
+        constraints = [
+            models.UniqueConstraint(fields=["report", "fingerprint"], name="support_unique_person")
+        ]
+
+
+class Photo(models.Model):
+    """A photo of a report. The original stays private; every served copy is re-encoded without EXIF."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="photos")
+    original = models.FileField(_("original"), upload_to="private/photos/%Y/%m/")
+    web = models.ImageField(_("taille web"), upload_to="photos/%Y/%m/", blank=True)
+    thumbnail = models.ImageField(_("vignette"), upload_to="photos/%Y/%m/", blank=True)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ["report", "position"]
+
+
+class Ticket(models.Model):
+    """The work a service does about a report. Its state only changes through ``workflow``."""
+
+    class Priority(models.IntegerChoices):
+        BASSE = 1, _("Basse")
+        NORMALE = 2, _("Normale")
+        HAUTE = 3, _("Haute")
+        URGENTE = 4, _("Urgente")
+
+    report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="ticket")
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("service")
+    )
+    state = models.CharField(
+        _("état"), max_length=20, choices=TicketState.choices, default=TicketState.NOUVEAU
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        verbose_name=_("agent"),
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priorité"), choices=Priority.choices, default=Priority.NORMALE
+    )
+    due_at = models.DateTimeField(_("échéance"), null=True, blank=True)
+    routing = models.JSONField(_("décision de routage"), default=dict)
+    ambiguous = models.BooleanField(_("routage ambigu"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [models.Index(fields=["service", "state", "due_at"], name="ticket_queue_idx")]
+
+    def __str__(self) -> str:
+        return str(self.report)
+
+
+class TicketEvent(models.Model):
+    """Append-only history of a ticket: every transition, assignment, re-routing, update and note."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Création")
+        TRANSITION = "transition", _("Changement d'état")
+        ASSIGNMENT = "assignment", _("Affectation")
+        REROUTE = "reroute", _("Nouveau routage")
+        PUBLIC_UPDATE = "public_update", _("Message public")
+        INTERNAL_NOTE = "internal_note", _("Note interne")
+        MERGE = "merge", _("Fusion de doublon")
+        PRIORITY = "priority", _("Priorité")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    from_state = models.CharField(max_length=20, choices=TicketState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=TicketState.choices, blank=True)
+    from_service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    public_message = models.TextField(blank=True)
+    internal_note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("événement")
+        verbose_name_plural = _("historique")
+        ordering = ["at", "pk"]
+
+
+class ResponseTemplate(models.Model):
+    """Ready-made public answers, per category (or for all when empty)."""
+
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(_("titre"), max_length=200)
+    text = models.TextField(_("texte"))
+    state = models.CharField(_("pour l'état"), max_length=20, choices=TicketState.choices, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("réponse type")
+        verbose_name_plural = _("réponses types")
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class OutboxMessage(models.Model):
+    """A notification written in the same transaction as its cause, delivered later by Celery.
+
+    ``dedupe_key`` makes enqueuing idempotent; ``state`` with a row lock makes delivery at most
+    once per success. The webhook receiver gets ``id`` in a header to drop the rare replay after a
+    crash between sending and recording.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Webhook")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        SENT = "sent", _("Envoyé")
+        FAILED = "failed", _("Abandonné")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    destination = models.CharField(max_length=500)
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    report = models.ForeignKey(Report, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="outbox_due_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.destination} ({self.state})"
