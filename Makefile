@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test setup system venv db migrate demo messages lint format lock bench clean-venv
+.PHONY: run test setup system venv db migrate demo messages lint format lock bench vendor clean-venv
 
 run: setup demo ## Set everything up, load the demo territory and start web + worker + beat
 	deploy/run-local.sh
@@ -56,6 +56,10 @@ lock:
 
 # Benchmarks use their own database, never the demo's.
 BENCH_DATABASE_URL ?= postgis://postgres@127.0.0.1:5432/concerto_bench
+# Front-end packages from npm, copied into static/vendor/ (committed; running never needs npm).
+vendor:
+	deploy/vendor-static.sh
+
 bench: system venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) deploy/setup-db.sh
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/routing.py

@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from django.contrib.gis.gdal import GDALException
-from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
+from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point, Polygon
 from django.utils.translation import gettext as _
 
 STORAGE_SRID = 4326
@@ -53,6 +53,17 @@ def point_from_lonlat(lon: float, lat: float) -> Point:
             % {"value": lat_f}
         )
     return Point(lon_f, lat_f, srid=STORAGE_SRID)
+
+
+def polygon_from_bbox(west: float, south: float, east: float, north: float) -> Polygon:
+    """A storage-SRID rectangle from a WGS84 bbox (drf-gis would build it without SRID)."""
+    point_from_lonlat(west, south)
+    point_from_lonlat(east, north)
+    if not (west < east and south < north):
+        raise InvalidGeometry(_("bbox : l'ouest doit être inférieur à l'est et le sud au nord."))
+    polygon = Polygon.from_bbox((west, south, east, north))
+    polygon.srid = STORAGE_SRID
+    return polygon
 
 
 def geometry_from_geojson(value: str | dict[str, Any], *, source_srid: int = API_SRID) -> GEOSGeometry:

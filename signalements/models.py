@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.files.storage import Storage, storages
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -138,11 +139,16 @@ class Support(models.Model):
         ]
 
 
+def private_storage() -> Storage:
+    """Originals keep their EXIF (GPS, camera serial): they live outside MEDIA_ROOT, never served."""
+    return storages["private"]
+
+
 class Photo(models.Model):
     """A photo of a report. The original stays private; every served copy is re-encoded without EXIF."""
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="photos")
-    original = models.FileField(_("original"), upload_to="private/photos/%Y/%m/")
+    original = models.FileField(_("original"), upload_to="photos/%Y/%m/", storage=private_storage)
     web = models.ImageField(_("taille web"), upload_to="photos/%Y/%m/", blank=True)
     thumbnail = models.ImageField(_("vignette"), upload_to="photos/%Y/%m/", blank=True)
     width = models.PositiveIntegerField(default=0)

@@ -1,0 +1,352 @@
+"""The notification outbox: rows written with their cause, delivered later, each at most once per success.
+
+Why a table and not a Celery message: the row is committed in the same transaction as the report,
+ticket or transition that caused it, so a notification can neither be lost (broker down, worker
+crash) nor sent for something that was rolled back. Celery only moves rows forward:
+
+* :func:`outbox_enqueue` writes the row (idempotent by ``dedupe_key``) and, once the caller's
+  transaction commits, publishes one delivery task. A broker outage is logged and swallowed: the
+  citizen's request succeeds and the beat sweeper sends the row later.
+* :func:`outbox_deliver` locks the row (``SKIP LOCKED``), sends it if it is still pending and due,
+  and records success or the next attempt with exponential back-off. A duplicated or retried task
+  finds the row sent (or locked) and does nothing.
+* :func:`outbox_sweep` (beat, every ``OUTBOX_SWEEP_SECONDS``) publishes a task for every due row.
+
+A crash between sending and committing ``sent`` sends once more on the next sweep: e-mails carry a
+stable ``Message-ID`` and webhooks an ``X-Concerto-Delivery`` id so that receivers can drop replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import random
+import threading
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
+
+from signalements.models import OutboxMessage, Report
+
+logger = logging.getLogger(__name__)
+
+State = OutboxMessage.State
+Kind = OutboxMessage.Kind
+
+_DEDUPE_KEY_MAX = OutboxMessage._meta.get_field("dedupe_key").max_length or 200
+_SUBJECT_MAX = OutboxMessage._meta.get_field("subject").max_length or 300
+_LAST_ERROR_MAX = 500
+# How long a request waits for a free publishing connection before giving up (the sweeper sends later).
+_POOL_ACQUIRE_TIMEOUT_SECONDS = 1.0
+SIGNATURE_HEADER = "X-Concerto-Signature"
+DELIVERY_HEADER = "X-Concerto-Delivery"
+EVENT_HEADER = "X-Concerto-Event"
+
+
+class DeliveryError(Exception):
+    """A delivery attempt that did not succeed (non-2xx answer, nothing sent, missing service...)."""
+
+
+# --- enqueue -------------------------------------------------------------------------------------
+
+
+def outbox_enqueue(
+    *,
+    kind: str,
+    destination: str,
+    dedupe_key: str,
+    subject: str = "",
+    body_text: str = "",
+    body_html: str = "",
+    payload: dict[str, Any] | None = None,
+    report: Report | None = None,
+) -> OutboxMessage:
+    """Write a notification in the caller's transaction; publish its delivery once that commits.
+
+    Idempotent: a second call with the same ``dedupe_key`` returns the existing row unchanged and
+    publishes nothing. Must run inside ``transaction.atomic()`` so that the row shares the fate of
+    its cause.
+    """
+    if kind not in Kind.values:
+        raise ValueError(f"unknown outbox kind: {kind!r}")
+    if not destination:
+        raise ValueError("an outbox message needs a destination")
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("outbox_enqueue must be called inside transaction.atomic()")
+    message, created = OutboxMessage.objects.get_or_create(
+        dedupe_key=_fit_dedupe_key(dedupe_key),
+        defaults={
+            "kind": kind,
+            "destination": destination,
+            "subject": " ".join(subject.split())[:_SUBJECT_MAX],
+            "body_text": body_text,
+            "body_html": body_html,
+            "payload": payload or {},
+            "report": report,
+            "next_attempt_at": timezone.now(),
+        },
+    )
+    if created:
+        transaction.on_commit(partial(_publish_after_commit, message.pk), robust=True)
+    return message
+
+
+def _fit_dedupe_key(key: str) -> str:
+    """Long keys (a long e-mail address) keep a readable prefix and end with a hash of the whole key."""
+    if len(key) <= _DEDUPE_KEY_MAX:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"{key[: _DEDUPE_KEY_MAX - len(digest) - 1]}#{digest}"
+
+
+def _publish_after_commit(message_id: int) -> None:
+    """Never let a broker outage fail the request: the row is committed, the sweeper will send it."""
+    try:
+        _publish_deliveries([message_id])
+    except Exception as exc:
+        logger.warning(
+            "Outbox message %s committed but its delivery task was not published (%s: %s); "
+            "the sweeper will send it.",
+            message_id,
+            type(exc).__name__,
+            exc,
+        )
+
+
+# --- publishing ----------------------------------------------------------------------------------
+
+# Publishing connections that fail at once when the broker is down. Celery's own pool retries the
+# connection for ``broker_connection_timeout`` seconds (about 6 s measured against a closed port),
+# which a citizen's request must not wait; these give up after one attempt (~2 ms refused, at most
+# the 2 s ``socket_connect_timeout`` when packets are dropped). Keyed by broker URL so that a
+# reconfigured app (tests) gets its own pool.
+_pools: dict[str, Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _forget_pools() -> None:
+    _pools.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _publisher_pool(app: Any) -> Any:
+    url = app.conf.broker_write_url
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            conn = app.connection_for_write(url, transport_options={"max_retries": 0})
+            pool = conn.Pool(limit=app.conf.broker_pool_limit or 10)
+            _pools[url] = pool
+    return pool
+
+
+def _publish_deliveries(message_ids: list[int]) -> None:
+    """Publish one ``signalements.outbox_deliver`` task per id; broker errors propagate."""
+    from signalements.tasks import outbox_deliver_task  # tasks import this module
+
+    pool = _publisher_pool(outbox_deliver_task.app)
+    with pool.acquire(block=True, timeout=_POOL_ACQUIRE_TIMEOUT_SECONDS) as conn:
+        for message_id in message_ids:
+            outbox_deliver_task.apply_async(kwargs={"message_id": message_id}, connection=conn, retry=False)
+
+
+# --- sweeping ------------------------------------------------------------------------------------
+
+
+def outbox_due_ids(*, limit: int = 500) -> list[int]:
+    """Pending rows whose next attempt is due, oldest first (served by the partial index)."""
+    return list(
+        OutboxMessage.objects.filter(state=State.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def outbox_sweep() -> int:
+    """Publish a delivery task for every due row; returns how many. Broker errors propagate.
+
+    A row whose first task is still queued may get a second one: delivery is idempotent.
+    """
+    ids = outbox_due_ids()
+    if ids:
+        _publish_deliveries(ids)
+        logger.info("Outbox sweep: %s delivery task(s) published.", len(ids))
+    return len(ids)
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+def outbox_deliver(*, message_id: int) -> str:
+    """Send one row if it is pending and due; record the result. Returns the row's state.
+
+    The row stays locked while sending so that two workers never send it twice; a row locked by
+    another worker, not due, already sent or abandoned is left alone.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        message = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, state=State.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if message is None:
+            state = OutboxMessage.objects.filter(pk=message_id).values_list("state", flat=True).first()
+            return state or "missing"
+        message.attempts += 1
+        try:
+            if message.kind == Kind.EMAIL:
+                _send_email(message)
+            elif message.kind == Kind.WEBHOOK:
+                _send_webhook(message)
+            else:
+                raise DeliveryError(f"unknown kind {message.kind!r}")
+        except Exception as exc:
+            _record_failure(message, exc, now)
+        else:
+            message.state = State.SENT
+            message.sent_at = timezone.now()
+            message.last_error = ""
+            message.save(update_fields=["state", "sent_at", "attempts", "last_error"])
+    return message.state
+
+
+def _record_failure(message: OutboxMessage, exc: Exception, now: datetime) -> None:
+    message.last_error = _describe_error(exc, message)
+    max_attempts = settings.OUTBOX_MAX_ATTEMPTS
+    if message.attempts >= max_attempts:
+        message.state = State.FAILED
+        logger.error(
+            "Outbox message %s (%s) abandoned after %s attempts: %s",
+            message.pk,
+            message.kind,
+            message.attempts,
+            message.last_error,
+        )
+    else:
+        message.next_attempt_at = now + backoff_delay(message.attempts)
+        logger.warning(
+            "Outbox message %s (%s) failed, attempt %s/%s, next at %s: %s",
+            message.pk,
+            message.kind,
+            message.attempts,
+            max_attempts,
+            message.next_attempt_at.isoformat(),
+            message.last_error,
+        )
+    message.save(update_fields=["state", "attempts", "last_error", "next_attempt_at"])
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    """Delay before the next try after ``attempts`` failures: base·2^(n-1), capped, ±10 % jitter."""
+    base = settings.OUTBOX_BACKOFF_BASE_SECONDS
+    cap = settings.OUTBOX_BACKOFF_MAX_SECONDS
+    seconds = min(base * 2 ** max(attempts - 1, 0), cap)
+    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))  # noqa: S311 - jitter, not a secret
+
+
+def _describe_error(exc: Exception, message: OutboxMessage) -> str:
+    """A short, admin-readable cause without the destination (a URL may hold a token, an address is personal)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        text = f"HTTP {exc.code} {exc.reason}"
+    elif isinstance(exc, urllib.error.URLError):
+        text = f"URLError: {exc.reason}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    if message.destination:
+        text = text.replace(message.destination, "<destination>")
+    return text[:_LAST_ERROR_MAX]
+
+
+def email_message_id(message_id: int) -> str:
+    """The stable Message-ID of an outbox e-mail: a re-sent copy can be recognised as the same."""
+    return f"<outbox-{message_id}@concerto>"
+
+
+def _send_email(message: OutboxMessage) -> None:
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.destination],
+        headers={"Message-ID": email_message_id(message.pk)},
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    if email.send() != 1:
+        raise DeliveryError("the e-mail backend sent nothing")
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+def webhook_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes posted and signed: compact JSON, sorted keys, UTF-8."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of body keyed with secret>``, the value of ``X-Concerto-Signature``."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_webhook_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """For receivers (and tests): does ``header`` sign ``body`` with ``secret``? Constant-time."""
+    if not secret or not header:
+        return False
+    expected = webhook_signature(secret, body).encode("ascii")
+    return hmac.compare_digest(expected, header.strip().encode("utf-8", errors="replace"))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirected webhook is a failure: following it would turn the POST into a GET elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _webhook_secret(message: OutboxMessage) -> str:
+    from geo.models import Service
+
+    service_id = message.payload.get("service_id")
+    secret = Service.objects.filter(pk=service_id).values_list("webhook_secret", flat=True).first()
+    if secret is None:
+        raise DeliveryError(f"service {service_id!r} not found")
+    return secret
+
+
+def _send_webhook(message: OutboxMessage) -> None:
+    if not message.destination.lower().startswith(("https://", "http://")):
+        raise DeliveryError("webhook URL must be http(s)")
+    secret = _webhook_secret(message)
+    body = webhook_body(message.payload)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Concerto-Webhook/1",
+        DELIVERY_HEADER: str(message.pk),
+        EVENT_HEADER: str(message.payload.get("event", "")),
+    }
+    if secret:
+        headers[SIGNATURE_HEADER] = webhook_signature(secret, body)
+    request = urllib.request.Request(message.destination, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
+    with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+        status = response.status
+    if not 200 <= status < 300:
+        raise DeliveryError(f"HTTP {status}")

@@ -1,0 +1,36 @@
+"""Celery tasks: thin adapters (ids in, one service call, the retry policy, explicit names).
+
+The outbox tasks have no Celery-level retry: the outbox row keeps the schedule (attempts, back-off)
+and the beat sweeper publishes what is due, so a lost or failed task is never a lost notification.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from signalements.outbox import outbox_deliver, outbox_sweep
+
+
+@shared_task(name="signalements.outbox_deliver", ignore_result=True)
+def outbox_deliver_task(message_id: int) -> str:
+    return outbox_deliver(message_id=message_id)
+
+
+@shared_task(name="signalements.outbox_sweep", ignore_result=True)
+def outbox_sweep_task() -> int:
+    return outbox_sweep()
+
+
+@shared_task(
+    name="signalements.photo_process",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def photo_process_task(photo_id: int) -> None:
+    from signalements.photos import photo_process  # written alongside; imported when the task runs
+
+    photo_process(photo_id=photo_id)
