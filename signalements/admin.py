@@ -1,0 +1,128 @@
+"""Back-office views of reports, tickets and the outbox.
+
+Tickets change state only through ``signalements.services`` (the workflow table and its events),
+so the admin shows state, service and history read-only; staff work tickets through the API and
+pages. The outbox is read-only too, with an action to send due messages again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from leaflet.admin import LeafletGeoAdmin
+
+from signalements.models import (
+    OutboxMessage,
+    Photo,
+    Report,
+    ReportContact,
+    ResponseTemplate,
+    Ticket,
+    TicketEvent,
+)
+
+
+class ContactInline(admin.StackedInline):
+    model = ReportContact
+    extra = 0
+    can_delete = False
+    readonly_fields = ("name", "email", "phone", "consent_to_contact", "confirmed_at")
+    exclude = ("tracking_token_hash",)
+
+
+class PhotoInline(admin.TabularInline):
+    model = Photo
+    extra = 0
+    can_delete = False
+    fields = ("position", "web", "thumbnail", "width", "height", "processed_at")
+    readonly_fields = fields
+
+
+@admin.register(Report)
+class ReportAdmin(LeafletGeoAdmin):
+    list_display = ("reference", "category", "state", "service", "created_at", "published", "channel")
+    list_filter = ("category", "ticket__state", "ticket__service", "published", "channel")
+    search_fields = ("reference", "description", "address")
+    readonly_fields = ("reference", "idempotency_key", "created_at", "updated_at", "duplicate_of")
+    list_select_related = ("category", "category__parent", "ticket", "ticket__service")
+    inlines = [ContactInline, PhotoInline]
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("état"))
+    def state(self, obj: Report) -> str:
+        return obj.ticket.get_state_display()
+
+    @admin.display(description=_("service"))
+    def service(self, obj: Report) -> str:
+        return obj.ticket.service.name
+
+
+class EventInline(admin.TabularInline):
+    model = TicketEvent
+    extra = 0
+    can_delete = False
+    fields = (
+        "at",
+        "kind",
+        "actor",
+        "from_state",
+        "to_state",
+        "to_service",
+        "public_message",
+        "internal_note",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ("report", "service", "state", "priority", "assigned_to", "due_at", "ambiguous")
+    list_filter = ("state", "service", "priority", "ambiguous")
+    search_fields = ("report__reference",)
+    readonly_fields = (
+        "report",
+        "service",
+        "state",
+        "routing",
+        "ambiguous",
+        "created_at",
+        "updated_at",
+        "closed_at",
+    )
+    fields = (*readonly_fields[:3], "assigned_to", "priority", "due_at", *readonly_fields[3:])
+    list_select_related = ("report", "service", "assigned_to")
+    inlines = [EventInline]
+
+
+@admin.register(ResponseTemplate)
+class ResponseTemplateAdmin(admin.ModelAdmin):
+    list_display = ("title", "category", "state", "is_active")
+    list_filter = ("category", "state", "is_active")
+    search_fields = ("title", "text")
+
+
+@admin.register(OutboxMessage)
+class OutboxAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "destination", "state", "attempts", "next_attempt_at", "sent_at")
+    list_filter = ("kind", "state")
+    search_fields = ("destination", "dedupe_key", "subject")
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Renvoyer maintenant (remet en attente)"))
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        count = queryset.exclude(state=OutboxMessage.State.SENT).update(
+            state=OutboxMessage.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+        messages.success(request, _("%(n)d notification(s) remise(s) en attente.") % {"n": count})
