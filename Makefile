@@ -63,6 +63,7 @@ vendor:
 bench: system venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) deploy/setup-db.sh
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/routing.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/intake.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -99,7 +99,9 @@ def notify_public_update(*, ticket: Ticket, event: TicketEvent) -> list[OutboxMe
             "url": _staff_url(ticket.report),
         }
         messages.append(
-            _webhook(service, key=f"public-update:{event.pk}:{service.pk}", payload=payload, report=ticket.report)
+            _webhook(
+                service, key=f"public-update:{event.pk}:{service.pk}", payload=payload, report=ticket.report
+            )
         )
     return messages
 
@@ -250,7 +252,9 @@ def _to_followers(ticket: Ticket, event: TicketEvent) -> list[OutboxMessage]:
 
 
 def _follower_emails(report: Report) -> list[str]:
-    emails = report.followers.filter(unsubscribed_at__isnull=True).order_by("pk").values_list("email", flat=True)
+    emails = (
+        report.followers.filter(unsubscribed_at__isnull=True).order_by("pk").values_list("email", flat=True)
+    )
     return _addresses(emails)
 
 
@@ -331,7 +335,7 @@ def _ticket_payload(ticket: Ticket, *, event: str, service: Service) -> dict[str
 def _render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """Subject (one line), plain text and HTML of ``email/<name>`` in the active language."""
     subject = " ".join(render_to_string(f"{_TEMPLATE_DIR}/{name}_subject.txt", context).split())
-    text = render_to_string(f"{_TEMPLATE_DIR}/{name}.txt", context)
+    raw_text = render_to_string(f"{_TEMPLATE_DIR}/{name}.txt", context)
     html = render_to_string(f"{_TEMPLATE_DIR}/{name}.html", {**context, "subject": subject})
-    text = _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in text.strip().splitlines()))
+    text = _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in raw_text.strip().splitlines()))
     return subject, text + "\n", html.strip() + "\n"

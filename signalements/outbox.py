@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 State = OutboxMessage.State
 Kind = OutboxMessage.Kind
 
-_DEDUPE_KEY_MAX = OutboxMessage._meta.get_field("dedupe_key").max_length or 200
-_SUBJECT_MAX = OutboxMessage._meta.get_field("subject").max_length or 300
+_DEDUPE_KEY_MAX: int = getattr(OutboxMessage._meta.get_field("dedupe_key"), "max_length", None) or 200
+_SUBJECT_MAX: int = getattr(OutboxMessage._meta.get_field("subject"), "max_length", None) or 300
 _LAST_ERROR_MAX = 500
 # How long a request waits for a free publishing connection before giving up (the sweeper sends later).
 _POOL_ACQUIRE_TIMEOUT_SECONDS = 1.0
@@ -153,14 +153,19 @@ def _publisher_pool(app: Any) -> Any:
     return pool
 
 
+def publish_fast(task: Any, calls: list[dict[str, Any]]) -> None:
+    """Publish ``task`` once per kwargs in ``calls`` through the fail-fast pool; broker errors propagate."""
+    pool = _publisher_pool(task.app)
+    with pool.acquire(block=True, timeout=_POOL_ACQUIRE_TIMEOUT_SECONDS) as conn:
+        for kwargs in calls:
+            task.apply_async(kwargs=kwargs, connection=conn, retry=False)
+
+
 def _publish_deliveries(message_ids: list[int]) -> None:
     """Publish one ``signalements.outbox_deliver`` task per id; broker errors propagate."""
     from signalements.tasks import outbox_deliver_task  # tasks import this module
 
-    pool = _publisher_pool(outbox_deliver_task.app)
-    with pool.acquire(block=True, timeout=_POOL_ACQUIRE_TIMEOUT_SECONDS) as conn:
-        for message_id in message_ids:
-            outbox_deliver_task.apply_async(kwargs={"message_id": message_id}, connection=conn, retry=False)
+    publish_fast(outbox_deliver_task, [{"message_id": message_id} for message_id in message_ids])
 
 
 # --- sweeping ------------------------------------------------------------------------------------

@@ -496,3 +496,12 @@ def _exif_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def photos_unprocessed_ids(*, older_than: timedelta = timedelta(minutes=2), limit: int = 200) -> list[int]:
+    """Photos whose processing task was lost (broker down at filing, worker crash), oldest first."""
+    return list(
+        Photo.objects.filter(processed_at__isnull=True, created_at__lte=timezone.now() - older_than)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

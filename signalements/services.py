@@ -9,6 +9,7 @@ that every caller (API, pages, commands) gets the same rules.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from geo.errors import GeoError, NoServiceForCategory, NotCovered, UnknownCatego
 from geo.models import Category, Service
 from geo.routing import Decision, route
 from geo.srid import InvalidGeometry, point_from_lonlat
-from signalements import notifications, permissions, workflow
+from signalements import notifications, outbox, permissions, workflow
 from signalements.errors import Conflict, NotFound, ReportError, ValidationFailed
 from signalements.models import (
     DESCRIPTION_MAX_LENGTH,
@@ -43,6 +44,7 @@ from signalements.models import (
 from signalements.photos import PhotoError, ValidatedImage, photo_store_original, validate_image
 
 REFERENCE_PREFIX = "SIG"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -350,15 +352,13 @@ def _write_report(
 
 
 def _enqueue_photo(photo_id: int) -> None:
-    """After commit; a broker outage leaves the photo unprocessed, and the sweeper picks it up."""
+    """After commit; a broker outage leaves the photo unprocessed, and ``photos_sweep`` picks it up."""
     from signalements.tasks import photo_process_task
 
     try:
-        photo_process_task.delay(photo_id)
-    except Exception:  # the broker is down: the row is safe, the sweeper will retry
-        import logging
-
-        logging.getLogger(__name__).warning("photo %s: broker unavailable, processing deferred", photo_id)
+        outbox.publish_fast(photo_process_task, [{"photo_id": photo_id}])
+    except Exception as exc:  # the broker is down: the row is safe, the sweeper will retry
+        logger.warning("photo %s: processing task not published (%s); the sweeper will retry", photo_id, exc)
 
 
 def report_confirm_email(*, token: str) -> Report:
