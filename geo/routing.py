@@ -286,7 +286,7 @@ def _competence_label(c: Candidate, category: Category) -> str:
     if c.competence in (None, "*"):
         return _("toutes les catégories")
     if c.competence == category.name:
-        return f"« {category.name} »"
+        return _("« %(category)s »") % {"category": category.name}
     return _("« %(parent)s » (dont « %(category)s »)") % {"parent": c.competence, "category": category.name}
 
 

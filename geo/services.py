@@ -77,8 +77,12 @@ class ImportReport:
             _("Entités lues : %(count)s") % {"count": self.features_read},
             _("%(what)s créé(e)s : %(created)s, mis(es) à jour : %(updated)s, supprimé(e)s : %(deleted)s")
             % {"what": what, "created": self.created, "updated": self.updated, "deleted": self.deleted},
-            _("Géométries réparées : %(count)s") % {"count": self.repaired}
-            + (f" ({_('entités')} {format_list(self.repaired_fids)})" if self.repaired_fids else ""),
+            (
+                _("Géométries réparées : %(count)s (entités %(fids)s)")
+                % {"count": self.repaired, "fids": format_list(self.repaired_fids)}
+                if self.repaired_fids
+                else _("Géométries réparées : %(count)s") % {"count": self.repaired}
+            ),
         ]
         if self.kind != "territory":
             lines.append(

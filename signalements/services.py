@@ -175,8 +175,11 @@ def report_create(
     address: str = "",
     created_at: datetime | None = None,
     actor: Any = None,
+    notify: bool = True,
 ) -> FiledReport:
     """File a report: validate everything first, route it, then write it whole in one transaction.
+
+    ``notify=False`` is for imports of past reports (the demo's DansMaRue history): nobody is told.
 
     The same ``idempotency_key`` returns the first report (a phone retrying on a bad network must
     not file twice). Photos are validated here; their web copies are made after commit.
@@ -250,6 +253,7 @@ def report_create(
             address=clean_address,
             created_at=created_at or timezone.now(),
             actor=actor,
+            notify=notify,
         )
     except IntegrityError:
         # Two requests with the same key raced: the other one won, return its report.
@@ -297,6 +301,7 @@ def _write_report(
     address: str,
     created_at: datetime,
     actor: Any,
+    notify: bool,
 ) -> FiledReport:
     publish = not (contact and contact.email and not settings.REPORTS_PUBLISH_UNCONFIRMED)
     report = Report.objects.create(
@@ -345,9 +350,10 @@ def _write_report(
     for position, image in enumerate(images):
         photo = photo_store_original(report=report, image=image, position=position)
         transaction.on_commit(lambda pk=photo.pk: _enqueue_photo(pk), robust=True)
-    notifications.notify_ticket_created(ticket=ticket)
-    if token:
-        notifications.notify_report_confirmation(report=report, tracking_token=token)
+    if notify:
+        notifications.notify_ticket_created(ticket=ticket)
+        if token:
+            notifications.notify_report_confirmation(report=report, tracking_token=token)
     return FiledReport(report=report, ticket=ticket, decision=record, created=True, tracking_token=token)
 
 

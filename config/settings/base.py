@@ -163,6 +163,9 @@ OUTBOX_BACKOFF_BASE_SECONDS = env.float("OUTBOX_BACKOFF_BASE_SECONDS", default=3
 OUTBOX_BACKOFF_MAX_SECONDS = env.float("OUTBOX_BACKOFF_MAX_SECONDS", default=6 * 3600.0)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
+# The demo's staff accounts (admin, one agent per service) get this password, in DEBUG only.
+DEMO_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="concerto-demo")
+
 # Reports.
 # Whether a report whose reporter gave an e-mail is public before that e-mail is confirmed.
 REPORTS_PUBLISH_UNCONFIRMED = env.bool("REPORTS_PUBLISH_UNCONFIRMED", default=True)
