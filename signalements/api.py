@@ -89,6 +89,7 @@ class ReportListCreate(APIView):
     permission_classes = [drf_permissions.AllowAny]
 
     @extend_schema(
+        operation_id="signalements_list",
         summary="Liste publique des signalements (GeoJSON)",
         parameters=[
             OpenApiParameter(
@@ -154,6 +155,7 @@ class ReportListCreate(APIView):
         )
 
     @extend_schema(
+        operation_id="signalements_create",
         summary="Déposer un signalement",
         request=serializers.ReportCreateSerializer,
         responses={201: serializers.ReportCreatedSerializer},
@@ -315,6 +317,7 @@ class TicketQueue(APIView):
     permission_classes = [StaffOnly]
 
     @extend_schema(
+        operation_id="tickets_list",
         summary="File des tickets de mes services",
         parameters=[
             OpenApiParameter("state", str),

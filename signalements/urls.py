@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from signalements import api
 
@@ -6,8 +6,7 @@ app_name = "api"
 
 urlpatterns = [
     path("signalements/", api.ReportListCreate.as_view(), name="report-list"),
-    path("signalements/nearby", api.ReportNearby.as_view(), name="report-nearby"),
-    path("signalements/nearby/", api.ReportNearby.as_view()),
+    re_path(r"^signalements/nearby/?$", api.ReportNearby.as_view(), name="report-nearby"),
     path("signalements/<str:reference>/", api.ReportDetail.as_view(), name="report-detail"),
     path("signalements/<str:reference>/support/", api.ReportSupport.as_view(), name="report-support"),
     path("suivi/<str:token>/", api.Tracking.as_view(), name="tracking"),

@@ -533,3 +533,13 @@ def test_openapi_schema_and_docs_page_use_vendored_assets(api, world: World):
     html = docs.content.decode()
     assert "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn.jsdelivr" not in html
+
+
+def test_the_openapi_schema_generates_without_warnings_and_validates():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    assert "/api/signalements/{reference}/support/" in out.getvalue()
