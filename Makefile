@@ -40,10 +40,15 @@ migrate: venv db
 demo: migrate
 	$(PY) manage.py load_demo
 
+# Typed core: the rules (routing, workflow) and the write/read functions.
+TYPED := geo/srid.py geo/routing.py geo/coverage.py signalements/workflow.py signalements/services.py \
+	signalements/selectors.py signalements/permissions.py
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/mypy $(TYPED)
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

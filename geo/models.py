@@ -112,11 +112,11 @@ class Category(models.Model):
 
     def clean(self) -> None:
         # Two levels only: a parent cannot itself have a parent.
-        if self.parent_id and self.parent.parent_id:
+        if self.parent is not None and self.parent.parent_id:
             raise ValidationError({"parent": _("Les catégories n'ont que deux niveaux.")})
 
     def __str__(self) -> str:
-        return f"{self.parent.name} › {self.name}" if self.parent_id else self.name
+        return f"{self.parent.name} › {self.name}" if self.parent is not None else self.name
 
     @property
     def lineage_ids(self) -> list[int]:
@@ -341,7 +341,11 @@ class Membership(models.Model):
     def clean(self) -> None:
         if self.role == self.Role.AGENT and not self.service_id:
             raise ValidationError({"service": _("Un agent appartient à un service.")})
-        if self.service_id and self.organisation_id and self.service.organisation_id != self.organisation_id:
+        if (
+            self.service is not None
+            and self.organisation_id
+            and self.service.organisation_id != self.organisation_id
+        ):
             raise ValidationError({"service": _("Ce service n'appartient pas à cette organisation.")})
 
     def __str__(self) -> str:

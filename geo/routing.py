@@ -198,7 +198,9 @@ def _resolve_category(category: Category | str) -> Category:
 
 def _point(point: Point | tuple[float, float]) -> Point:
     if isinstance(point, Point):
-        return to_storage(point)
+        stored = to_storage(point)
+        assert isinstance(stored, Point)  # transforming a point gives a point
+        return stored
     return point_from_lonlat(*point)
 
 
@@ -218,7 +220,7 @@ class _PreparingCursor(psycopg.Cursor):
 def _prepared_cursor() -> Any:
     connection.ensure_connection()
     # Django's own wrapper keeps query logging, execute wrappers and error translation.
-    return connection._prepare_cursor(_PreparingCursor(connection.connection))
+    return connection._prepare_cursor(_PreparingCursor(connection.connection))  # type: ignore[attr-defined]
 
 
 def _fetch_candidates(

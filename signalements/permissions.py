@@ -42,7 +42,7 @@ def roles_for_service(user: Any, service: Service) -> set[str]:
     return set(rows.values_list("role", flat=True))
 
 
-def visible_service_ids(user: Any) -> QuerySet[Service] | None:
+def visible_service_ids(user: Any) -> QuerySet[Any] | None:
     """Services whose tickets ``user`` may see; ``None`` means all (superusers)."""
     if user.is_superuser:
         return None

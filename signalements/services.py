@@ -8,6 +8,7 @@ that every caller (API, pages, commands) gets the same rules.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -349,7 +350,7 @@ def _write_report(
     )
     for position, image in enumerate(images):
         photo = photo_store_original(report=report, image=image, position=position)
-        transaction.on_commit(lambda pk=photo.pk: _enqueue_photo(pk), robust=True)
+        transaction.on_commit(functools.partial(_enqueue_photo, photo.pk), robust=True)
     if notify:
         notifications.notify_ticket_created(ticket=ticket)
         if token:
