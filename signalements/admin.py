@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from signalements.models import (
+    ApiClient,
     OutboxMessage,
     Photo,
     Report,
@@ -25,6 +26,7 @@ from signalements.models import (
     Ticket,
     TicketEvent,
 )
+from signalements.open311 import keys
 
 
 class ContactInline(admin.StackedInline):
@@ -126,3 +128,35 @@ class OutboxAdmin(admin.ModelAdmin):
             state=OutboxMessage.State.PENDING, attempts=0, next_attempt_at=timezone.now()
         )
         messages.success(request, _("%(n)d notification(s) remise(s) en attente.") % {"n": count})
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """Open311 clients. The key is made on creation and shown once in a message; only its hash is kept."""
+
+    list_display = ("name", "key_prefix", "is_active", "created_at", "last_used_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "key_prefix")
+    readonly_fields = ("key_prefix", "created_at", "last_used_at")
+    filter_horizontal = ("jurisdictions",)
+    actions = ["new_key"]
+
+    def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
+        key = None if change else keys.api_key_assign(obj)
+        super().save_model(request, obj, form, change)
+        if key:
+            self._show_key(request, obj, key)
+
+    @admin.action(description=_("Générer une nouvelle clé (l'ancienne cesse de fonctionner)"))
+    def new_key(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        for client in queryset:
+            key = keys.api_key_assign(client)
+            client.save(update_fields=["key_hash", "key_prefix"])
+            self._show_key(request, client, key)
+
+    def _show_key(self, request: HttpRequest, client: ApiClient, key: str) -> None:
+        messages.warning(
+            request,
+            _("Clé d'API de « %(name)s », affichée une seule fois (copiez-la maintenant) : %(key)s")
+            % {"name": client.name, "key": key},
+        )

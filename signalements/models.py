@@ -299,3 +299,33 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.destination} ({self.state})"
+
+
+class ApiClient(models.Model):
+    """An application allowed to file reports through Open311 (``POST requests``).
+
+    Only the sha256 of its key is stored: the key itself is shown once, when it is created (admin),
+    and cannot be read back. ``key_prefix`` (the key's first characters) tells keys apart in lists.
+    """
+
+    name = models.CharField(_("nom"), max_length=200, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(_("début de la clé"), max_length=8, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    jurisdictions = models.ManyToManyField(
+        "geo.Territory",
+        blank=True,
+        related_name="+",
+        verbose_name=_("territoires autorisés"),
+        help_text=_("Vide : tous les territoires."),
+    )
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("dernière utilisation"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("client de l'API Open311")
+        verbose_name_plural = _("clients de l'API Open311")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

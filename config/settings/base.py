@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "leaflet",
     "geo",
     "signalements",
+    "tiles",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Vector (MVT) and raster tiles: declared layers, one PostGIS statement per tile, versioned caching."""

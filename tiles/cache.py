@@ -1,0 +1,89 @@
+"""ETags and the optional Redis tile cache.
+
+An ETag is a hash of everything that decides a tile's bytes: the layer's declaration fingerprint,
+its data version, the tile, the filters (and for rasters the file's identity and output options).
+The same hash is the Redis key, so a new data version simply stops hitting the old keys: nothing
+is ever deleted, entries expire after ``TILES_CACHE_TTL``. The cache is off unless
+``TILES_CACHE_URL`` is set. Redis trouble never fails a tile: the cache is skipped for a while.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import redis
+
+from tiles import conf
+
+logger = logging.getLogger(__name__)
+
+# After a Redis error, tiles are computed without the cache for this long (no timeout per request).
+_BACKOFF_SECONDS = 30.0
+_down_until = 0.0
+_clients: dict[str, redis.Redis] = {}
+
+
+def etag(*parts: Any) -> str:
+    """A strong ETag: identical parts give identical bytes (statements order their rows)."""
+    text = json.dumps(parts, default=str, sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.blake2b(text.encode(), digest_size=16).hexdigest() + '"'
+
+
+def matches(if_none_match: str | None, tag: str) -> bool:
+    """RFC 9110 If-None-Match: ``*`` or a list of tags (weak comparison, as the RFC asks for GET)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = tag.removeprefix("W/")
+    return any(candidate.strip().removeprefix("W/") == bare for candidate in if_none_match.split(","))
+
+
+def _client() -> redis.Redis | None:
+    url = conf.cache_url()
+    if not url or time.monotonic() < _down_until:
+        return None
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    return client
+
+
+def _failed(exc: Exception) -> None:
+    global _down_until
+    _down_until = time.monotonic() + _BACKOFF_SECONDS
+    logger.warning("tile cache unavailable for %ss: %s", _BACKOFF_SECONDS, exc)
+
+
+def _key(tag: str) -> str:
+    bare = tag.strip('"')
+    return f"{conf.cache_prefix()}:{bare}"
+
+
+def enabled() -> bool:
+    return _client() is not None
+
+
+def get(tag: str) -> bytes | None:
+    client = _client()
+    if client is None:
+        return None
+    try:
+        return client.get(_key(tag))  # type: ignore[return-value]
+    except redis.RedisError as exc:
+        _failed(exc)
+        return None
+
+
+def put(tag: str, body: bytes) -> None:
+    client = _client()
+    if client is None:
+        return
+    try:
+        client.set(_key(tag), body, ex=conf.cache_ttl())
+    except redis.RedisError as exc:
+        _failed(exc)

@@ -1,0 +1,47 @@
+"""Reads of vector tiles: one ``ST_AsMVT`` statement per tile, bytes out, under a statement timeout.
+
+The statement runs behind ``SET LOCAL statement_timeout`` in the same query message, i.e. in the
+same (implicit) transaction, so one slow tile is cancelled by PostgreSQL and becomes a 503 instead
+of holding a worker and a connection; the setting ends with the transaction. Inside an outer
+transaction (tests, callers' ``atomic``) a savepoint keeps a cancellation from aborting it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from typing import Any
+
+from django.db import connection, transaction
+
+from tiles import conf, versioning
+from tiles.cache import etag
+from tiles.layers import TILE_BUDGET_BYTES, VectorLayer
+from tiles.sql import tile_statement
+from tiles.tilemath import Tile
+
+MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+logger = logging.getLogger(__name__)
+
+
+def tile_etag(layer: VectorLayer, tile: Tile, filters: dict[str, Any]) -> str:
+    """The tile's ETag: reads the layer's data version (its counter rows, by primary key), never the data."""
+    return etag("mvt", layer.name, layer.fingerprint, versioning.data_version(layer.name), str(tile), filters)
+
+
+def tile_mvt(layer: VectorLayer, tile: Tile, filters: dict[str, Any]) -> bytes:
+    """The tile's MVT bytes (empty when no feature meets the tile)."""
+    sql, params = tile_statement(layer, tile, filters)
+    timeout = f"SET LOCAL statement_timeout = {int(conf.statement_timeout_ms())};"
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with guard, connection.cursor() as cursor:
+        cursor.execute(timeout + sql, params)
+        cursor.nextset()
+        row = cursor.fetchone()
+    body = bytes(row[0]) if row and row[0] is not None else b""
+    if len(body) > TILE_BUDGET_BYTES:
+        # Caps bound features, not bytes: a layer of very detailed polygons can still overrun.
+        logger.warning(
+            "tile %s/%s is %d bytes, over the %d-byte budget", layer.name, tile, len(body), TILE_BUDGET_BYTES
+        )
+    return body
