@@ -223,6 +223,11 @@ ROUTING_AMBIGUITY_DISTANCE_M = env("ROUTING_AMBIGUITY_DISTANCE_M")
 if ROUTING_AMBIGUITY_DISTANCE_M < 0:
     raise ImproperlyConfigured("ROUTING_AMBIGUITY_DISTANCE_M doit être positif ou nul.")
 
+# Tiles (defaults and meaning in tiles/conf.py): the Redis tile cache is off unless a URL is given.
+TILES_CACHE_URL = env("TILES_CACHE_URL", default=None)
+TILES_STATEMENT_TIMEOUT_MS = env.int("TILES_STATEMENT_TIMEOUT_MS", default=5000)
+TILES_MAX_AGE = env.int("TILES_MAX_AGE", default=60)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
