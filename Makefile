@@ -42,7 +42,7 @@ demo: migrate
 
 # Typed core: the rules (routing, workflow) and the write/read functions.
 TYPED := geo/srid.py geo/routing.py geo/coverage.py signalements/workflow.py signalements/services.py \
-	signalements/selectors.py signalements/permissions.py signalements/open311 tiles
+	signalements/selectors.py signalements/permissions.py signalements/open311 tiles opendata
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -76,3 +76,14 @@ bench-tiles: system venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Production artefacts (deploy/production/) checked for real: nginx -t, systemd-analyze verify,
+# Compose and Kubernetes JSON schemas, gunicorn serving /healthz, backup.sh + restore.sh round trip.
+# These tests also run in `make test`; this target only adds nginx (apt) when it is missing.
+.PHONY: deploy-check
+deploy-check: setup
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		echo "==> apt: nginx-light"; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }
+	DJANGO_SETTINGS_MODULE=config.settings.test TEST_DATABASE_NAME=test_concerto_deploy $(VENV)/bin/pytest tests/deploy $(PYTEST_ARGS)

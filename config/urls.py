@@ -14,4 +14,6 @@ urlpatterns = [
     path("api/", include("signalements.urls")),
     path("tiles/", include("tiles.urls")),
     path("open311/v2/", include("signalements.open311.urls")),
+    path("ogc/", include("opendata.ogc_urls")),
+    path("opendata/", include("opendata.urls")),
 ]

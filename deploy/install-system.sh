@@ -27,7 +27,8 @@ fi
 
 missing=()
 [ -n "$pg_major" ] || missing+=(postgresql postgresql-contrib)
-for p in gdal-bin redis-server gettext; do pkg_installed "$p" || missing+=("$p"); done
+# nginx-light: tests/deploy check the production nginx configuration with the real `nginx -t`.
+for p in gdal-bin redis-server gettext nginx-light; do pkg_installed "$p" || missing+=("$p"); done
 if [ "$want_browser" = 1 ]; then pkg_installed chromium || missing+=(chromium); fi
 
 updated=0

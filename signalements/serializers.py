@@ -177,7 +177,7 @@ def report_properties(report: Report) -> dict[str, Any]:
         "support_count": report.support_count
         if hasattr(report, "support_count")
         else report.supports.count(),
-        "duplicate_of": report.duplicate_of.reference if report.duplicate_of_id else None,
+        "duplicate_of": report.duplicate_of.reference if report.duplicate_of is not None else None,
         "url": absolute(reverse("api:report-detail", args=[report.reference])),
     }
 
@@ -200,7 +200,7 @@ def report_feature(report: Report, *, extra: dict[str, Any] | None = None) -> di
 def public_history(ticket: Ticket) -> list[dict[str, Any]]:
     """What the public sees of the trail: states and public messages, never notes nor staff names."""
     out = []
-    for event in ticket.events.all().order_by("at", "pk"):
+    for event in ticket.events.select_related("to_service").order_by("at", "pk"):
         if event.kind not in (
             TicketEvent.Kind.CREATED,
             TicketEvent.Kind.TRANSITION,
@@ -215,7 +215,7 @@ def public_history(ticket: Ticket) -> list[dict[str, Any]]:
                 "status": event.to_state or None,
                 "status_label": TicketState(event.to_state).label if event.to_state else None,
                 "message": event.public_message or None,
-                "service": event.to_service.name if event.to_service_id else None,
+                "service": event.to_service.name if event.to_service is not None else None,
             }
         )
     return out
@@ -267,7 +267,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "state": ticket.state,
         "state_label": TicketState(ticket.state).label,
         "service": {"id": ticket.service_id, "name": ticket.service.name},
-        "assigned_to": ticket.assigned_to.get_username() if ticket.assigned_to_id else None,
+        "assigned_to": ticket.assigned_to.get_username() if ticket.assigned_to is not None else None,
         "priority": ticket.priority,
         "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
         "overdue": selectors.is_overdue(ticket),
@@ -298,11 +298,11 @@ def ticket_detail(ticket: Ticket, *, roles: set[str], include_contact: bool) -> 
         {
             "at": e.at.isoformat(),
             "kind": e.kind,
-            "actor": e.actor.get_username() if e.actor_id else None,
+            "actor": e.actor.get_username() if e.actor is not None else None,
             "from_state": e.from_state or None,
             "to_state": e.to_state or None,
-            "from_service": e.from_service.name if e.from_service_id else None,
-            "to_service": e.to_service.name if e.to_service_id else None,
+            "from_service": e.from_service.name if e.from_service is not None else None,
+            "to_service": e.to_service.name if e.to_service is not None else None,
             "public_message": e.public_message or None,
             "internal_note": e.internal_note or None,
             "data": e.data,

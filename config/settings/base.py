@@ -8,6 +8,7 @@ where they would be unsafe.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "geo",
     "signalements",
     "tiles",
+    "opendata",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +139,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "signalements.outbox_sweep",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=60.0),
     },
+    # Photos whose processing task was lost (broker down at filing) are processed again.
+    "photos-sweep": {"task": "signalements.photos_sweep", "schedule": 300.0},
+    # Anonymised open data files under MEDIA_ROOT/opendata/, rewritten every night.
+    "opendata-export": {
+        "task": "opendata.export",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
+
+# Separate queues so that a burst of photo processing never delays notifications (deploy/production/).
+CELERY_TASK_DEFAULT_QUEUE = "notifications"
+CELERY_TASK_ROUTES = {
+    "signalements.outbox_deliver": {"queue": "notifications"},
+    "signalements.outbox_sweep": {"queue": "notifications"},
+    "signalements.photo_process": {"queue": "media"},
+    "signalements.photos_sweep": {"queue": "media"},
+    "opendata.export": {"queue": "media"},  # batch work, beside photo processing
 }
 
 # E-mail (Django 6.1 MAILERS): the console in the demo, SMTP (or any backend) in production.

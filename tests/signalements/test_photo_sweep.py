@@ -26,3 +26,14 @@ def test_only_old_unprocessed_photos_are_swept(world: World):
     Photo.objects.filter(pk__in=[stale.pk, done.pk]).update(created_at=timezone.now() - timedelta(minutes=10))
     assert photos_unprocessed_ids() == [stale.pk]
     assert fresh.pk not in photos_unprocessed_ids(older_than=timedelta(minutes=5))
+
+
+def test_beat_runs_both_sweepers():
+    from django.conf import settings
+
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"signalements.outbox_sweep", "signalements.photos_sweep"} <= tasks
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    assert {"signalements.outbox_sweep", "signalements.photos_sweep"} <= set(app.tasks)

@@ -38,6 +38,8 @@ DELIVERY_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 CELERY = Path(sys.executable).with_name("celery")
+# The queues of settings.CELERY_TASK_ROUTES (notifications: outbox; media: photos).
+QUEUES = ("notifications", "media")
 
 
 @dataclass
@@ -109,7 +111,7 @@ def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[Worker]:
                 "--pool=solo",
                 "--concurrency=1",
                 "-Q",
-                "celery",
+                ",".join(QUEUES),
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
@@ -170,7 +172,7 @@ def _states(messages: list[OutboxMessage]) -> set[str]:
 
 def _queue_drained() -> bool:
     client = redis.Redis.from_url(BROKER_URL)
-    return client.llen("celery") == 0 and client.hlen("unacked") == 0
+    return all(client.llen(queue) == 0 for queue in QUEUES) and client.hlen("unacked") == 0
 
 
 def test_a_committed_notification_is_delivered_by_the_worker(celery_worker):
