@@ -38,6 +38,8 @@ def point_from_lonlat(lon: float, lat: float) -> Point:
     """A storage-SRID point from WGS84 coordinates, refusing out-of-range or non-finite values."""
     try:
         lon_f, lat_f = float(lon), float(lat)
+    except OverflowError as exc:  # an integer too large for a float (10**400)
+        raise InvalidGeometry(_("Les coordonnées doivent être des nombres finis.")) from exc
     except (TypeError, ValueError) as exc:
         raise InvalidGeometry(_("Les coordonnées doivent être des nombres.")) from exc
     if not (math.isfinite(lon_f) and math.isfinite(lat_f)):

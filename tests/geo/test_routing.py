@@ -326,3 +326,13 @@ def test_decision_as_dict_is_json_ready(world):
     assert json.loads(json.dumps(data))["rule"] == "zone"
     assert data["matched"]["rule"] == "zone"
     assert data["category_code"] == "nid-de-poule"
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), float("nan"), float("inf"), "abc", None, [1, 2]])
+def test_absurd_coordinates_are_refused_with_a_clear_error(value):
+    from geo.srid import InvalidGeometry, point_from_lonlat
+
+    with pytest.raises(InvalidGeometry):
+        point_from_lonlat(value, 48.85)
+    with pytest.raises(InvalidGeometry):
+        point_from_lonlat(2.35, value)
