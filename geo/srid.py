@@ -59,11 +59,12 @@ def point_from_lonlat(lon: float, lat: float) -> Point:
 
 def polygon_from_bbox(west: float, south: float, east: float, north: float) -> Polygon:
     """A storage-SRID rectangle from a WGS84 bbox (drf-gis would build it without SRID)."""
-    point_from_lonlat(west, south)
-    point_from_lonlat(east, north)
-    if not (west < east and south < north):
+    south_west = point_from_lonlat(west, south)
+    north_east = point_from_lonlat(east, north)
+    west_f, south_f, east_f, north_f = south_west.x, south_west.y, north_east.x, north_east.y
+    if not (west_f < east_f and south_f < north_f):
         raise InvalidGeometry(_("bbox : l'ouest doit être inférieur à l'est et le sud au nord."))
-    polygon = Polygon.from_bbox((west, south, east, north))
+    polygon = Polygon.from_bbox((west_f, south_f, east_f, north_f))
     polygon.srid = STORAGE_SRID
     return polygon
 

@@ -120,10 +120,17 @@ def parse_limit(value: str | None) -> int:
     return min(number, MAX_LIMIT)
 
 
+# Far beyond any page that exists, and within PostgreSQL's bigint OFFSET.
+MAX_OFFSET = 10**9
+
+
 def parse_offset(value: str | None) -> int:
     if value is None or value == "":
         return 0
-    return _integer(value, "offset")
+    number = _integer(value, "offset")
+    if number > MAX_OFFSET:
+        raise OGCError(_("offset : la valeur doit être au plus %(max)d.") % {"max": MAX_OFFSET})
+    return number
 
 
 def parse_format(value: str | None) -> None:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions as drf_permissions
+from rest_framework import serializers as drf_serializers
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -516,13 +517,22 @@ class TicketMerge(_TicketAction):
         )
 
 
+class ResponseTemplateSerializer(drf_serializers.Serializer):
+    """Documentation of a ready-made answer (the view renders plain dicts)."""
+
+    id = drf_serializers.IntegerField()
+    title = drf_serializers.CharField()
+    text = drf_serializers.CharField()
+    state = drf_serializers.CharField(allow_null=True)
+
+
 class ResponseTemplates(APIView):
     permission_classes = [StaffOnly]
 
     @extend_schema(
         summary="Réponses types",
         parameters=[OpenApiParameter("category", str)],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: ResponseTemplateSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         from signalements.models import ResponseTemplate

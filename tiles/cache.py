@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -68,12 +69,20 @@ def enabled() -> bool:
     return _client() is not None
 
 
+# Observers of cache lookups, called with ``hit``: config.metrics registers one (config wires the
+# apps; tiles import nothing above them).
+lookup_observers: list[Callable[[bool], None]] = []
+
+
 def get(tag: str) -> bytes | None:
     client = _client()
     if client is None:
         return None
     try:
-        return client.get(_key(tag))  # type: ignore[return-value]
+        body = client.get(_key(tag))
+        for observe in lookup_observers:
+            observe(body is not None)
+        return body  # type: ignore[return-value]
     except redis.RedisError as exc:
         _failed(exc)
         return None

@@ -5,12 +5,15 @@ cluster and Redis on loopback. Production (`config.settings.production`) refuses
 where they would be unsafe.
 """
 
+import re
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from config.observability import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -47,12 +50,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.RequestIdMiddleware",
+    "config.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecurityHeadersMiddleware",
+    "config.security.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -247,14 +255,40 @@ TILES_CACHE_URL = env("TILES_CACHE_URL", default=None)
 TILES_STATEMENT_TIMEOUT_MS = env.int("TILES_STATEMENT_TIMEOUT_MS", default=5000)
 TILES_MAX_AGE = env.int("TILES_MAX_AGE", default=60)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# Logs carry the request id (X-Request-ID from nginx, or a new one); JSON lines in production.
+LOGGING = logging_config(env("LOG_LEVEL", default="INFO"), json=env.bool("LOG_JSON", default=False))
+# /metrics (Prometheus): a bearer token when set.
+METRICS_TOKEN = env("METRICS_TOKEN", default=None)
 
 # GeoDjango warns that GDAL < 3.9 (Debian 12 ships 3.6) cannot block file and network access from
 # malicious spatial references. Only administrators' import files reach GDAL through Django;
 # docs/ARCHITECTURE.md lists this under "conventions twists".
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# --- Hardening ---
+# Security headers (config/security.py) and rate limits (config/ratelimit.py); docs/SECURITY.md.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Rate limits: "<requests>/<window>", window in s, m, h or d with an optional multiple ("10/15m").
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMITS = {
+    "report_create": env("RATE_LIMIT_REPORT_CREATE", default="20/h"),
+    "support": env("RATE_LIMIT_SUPPORT", default="60/h"),
+    "login": env("RATE_LIMIT_LOGIN", default="10/15m"),
+    "open311_post": env("RATE_LIMIT_OPEN311_POST", default="60/h"),
+}
+RATE_LIMIT_REDIS_URL = env("RATE_LIMIT_REDIS_URL", default=REDIS_URL)
+# How many reverse proxies in front of Django append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+RATE_LIMIT_PROXY_COUNT = env.int("RATE_LIMIT_PROXY_COUNT", default=0)
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["config.ratelimit.ScopedRateThrottle"]
+for _scope, _spec in RATE_LIMITS.items():
+    # The same grammar as config.ratelimit.parse_rate, checked at start-up.
+    if not re.match(r"^\s*\d+\s*/\s*\d*\s*[smhd][a-z]*\s*$", _spec, re.IGNORECASE):
+        raise ImproperlyConfigured(
+            f"RATE_LIMITS[{_scope!r}] : « {_spec} » n'est pas une limite (exemples : 20/h, 10/15m)."
+        )
