@@ -171,7 +171,7 @@ def init_sentry(
         release=release,
         send_default_pii=False,
         max_request_body_size="never",
-        before_send=scrub_event,
+        before_send=scrub_event,  # type: ignore[arg-type]  # sentry types Event as a TypedDict
         traces_sample_rate=traces_sample_rate,
         integrations=[DjangoIntegration(), CeleryIntegration()],
     )
