@@ -172,19 +172,13 @@ def notify_merged(
         "category_name": original_report.category.name,
         "public_message": event.public_message,
     }
-    subject, text, html = _render("merged", context)
-    return [
-        outbox_enqueue(
-            kind=Kind.EMAIL,
-            destination=email,
-            dedupe_key=f"merged:{event.pk}:{email.lower()}",
-            subject=subject,
-            body_text=text,
-            body_html=html,
-            report=original_report,
-        )
-        for email in _follower_emails(duplicate_report)
-    ]
+    return _email_followers(
+        followers_of=duplicate_report,
+        template="merged",
+        context=context,
+        key=f"merged:{event.pk}",
+        report=original_report,
+    )
 
 
 # --- recipients ----------------------------------------------------------------------------------
@@ -236,18 +230,31 @@ def _to_followers(ticket: Ticket, event: TicketEvent) -> list[OutboxMessage]:
         "public_message": event.public_message,
         "at": event.at,
     }
-    subject, text, html = _render("public_update", context)
+    return _email_followers(
+        followers_of=report,
+        template="public_update",
+        context=context,
+        key=f"public-update:{event.pk}",
+        report=report,
+    )
+
+
+def _email_followers(
+    *, followers_of: Report, template: str, context: dict[str, Any], key: str, report: Report
+) -> list[OutboxMessage]:
+    """One e-mail per active follower of ``followers_of``, rendered once, deduplicated per address."""
+    subject, text, html = _render(template, context)
     return [
         outbox_enqueue(
             kind=Kind.EMAIL,
             destination=email,
-            dedupe_key=f"public-update:{event.pk}:{email.lower()}",
+            dedupe_key=f"{key}:{email.lower()}",
             subject=subject,
             body_text=text,
             body_html=html,
             report=report,
         )
-        for email in _follower_emails(report)
+        for email in _follower_emails(followers_of)
     ]
 
 
