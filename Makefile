@@ -11,13 +11,14 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 run: setup demo ## Set everything up, load the demo territory and start web + worker + beat
 	deploy/run-local.sh
 
-test: setup ## Set everything up and run the whole test suite on real PostGIS
+test: SYSTEM_FLAGS := --browser
+test: setup ## Set everything up and run the whole test suite on real PostGIS (pages in Debian's chromium)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 setup: system venv db messages migrate
 
 system:
-	deploy/install-system.sh
+	deploy/install-system.sh $(SYSTEM_FLAGS)
 
 # The virtualenv is rebuilt only when the lock file changes.
 venv: $(VENV)/.installed
