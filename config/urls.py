@@ -18,4 +18,6 @@ urlpatterns = [
     path("open311/v2/", include("signalements.open311.urls")),
     path("ogc/", include("opendata.ogc_urls")),
     path("opendata/", include("opendata.urls")),
+    # Server-rendered pages (citizens, field services, planners): last, they own the root.
+    path("", include("web.urls")),
 ]

@@ -45,8 +45,10 @@ INSTALLED_APPS = [
     "leaflet",
     "geo",
     "signalements",
+    "urbanisme",
     "tiles",
     "opendata",
+    "web",
 ]
 
 MIDDLEWARE = [
