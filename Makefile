@@ -40,10 +40,11 @@ migrate: venv db
 
 demo: migrate
 	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo_concertation
 
 # Typed core: the rules (routing, workflow) and the write/read functions.
-TYPED := geo/srid.py geo/routing.py geo/coverage.py signalements/workflow.py signalements/services.py \
-	signalements/selectors.py signalements/permissions.py signalements/open311 tiles opendata
+TYPED := geo/srid.py geo/routing.py geo/coverage.py geo/outbox.py geo/images.py signalements/workflow.py \
+	signalements/services.py signalements/selectors.py signalements/permissions.py signalements/open311 tiles opendata
 
 lint: venv
 	$(VENV)/bin/ruff check .

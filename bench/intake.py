@@ -67,7 +67,7 @@ def rect(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
 def build_territory() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE signalements_outboxmessage, signalements_ticketevent, signalements_ticket, "
+            "TRUNCATE geo_outboxmessage, signalements_ticketevent, signalements_ticket, "
             "signalements_follower, signalements_support, signalements_photo, signalements_reportcontact, "
             "signalements_report, geo_zone, geo_zone_categories, geo_defaultservice, geo_territory, "
             "geo_networkfeature, geo_networklayer, geo_networklayer_categories, geo_membership, geo_service, "

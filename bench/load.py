@@ -65,7 +65,7 @@ CATEGORIES = ("voirie-chaussee", "voirie-trottoir", "voirie-signalisation", "voi
 # (kind, weight): 80 % reads, 20 % writes.
 MIX = (("listing", 30), ("tiles", 35), ("healthz", 15), ("post", 20))
 REPORT_TABLES = (
-    "signalements_outboxmessage, signalements_ticketevent, signalements_ticket, signalements_follower, "
+    "geo_outboxmessage, signalements_ticketevent, signalements_ticket, signalements_follower, "
     "signalements_support, signalements_photo, signalements_reportcontact, signalements_report"
 )
 

@@ -126,7 +126,8 @@ class StateCollector(Collector):
         yield up
 
     def _database(self) -> Iterator[GaugeMetricFamily]:
-        from signalements.models import OutboxMessage, Ticket, TicketState
+        from geo.models import OutboxMessage
+        from signalements.models import Ticket, TicketState
 
         counts = dict.fromkeys(TicketState.values, 0)
         for row in Ticket.objects.order_by().values("state").annotate(n=Count("id")):

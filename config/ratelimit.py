@@ -45,6 +45,10 @@ KEY_PREFIX = "concerto:rl"
 DRF_SCOPES: dict[tuple[str, str], str] = {
     ("api:report-list", "POST"): "report_create",
     ("api:report-support", "POST"): "support",
+    ("urbanisme-api:contribution-list", "POST"): "contribution_create",
+    ("urbanisme-api:contribution-replies", "POST"): "contribution_create",
+    ("urbanisme-api:contribution-support", "POST"): "support",
+    ("urbanisme-api:project-follow", "POST"): "follow",
 }
 # (route name, HTTP method) -> scope, for plain Django views (see RateLimitMiddleware).
 VIEW_SCOPES: dict[tuple[str, str], str] = {

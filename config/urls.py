@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI from static/vendor (npm), never from a CDN: see SPECTACULAR_SETTINGS.
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/urbanisme/", include("urbanisme.urls")),
     path("api/", include("signalements.urls")),
     path("tiles/", include("tiles.urls")),
     path("open311/v2/", include("signalements.open311.urls")),

@@ -1,15 +1,17 @@
-"""Back office of the territory model, with Leaflet map widgets for every geometry.
+"""Back office of the territory model, with Leaflet map widgets for every geometry, and the outbox.
 
 GIS administrators mostly load data with the import commands; the admin is where they look at it
 on a map, fix a zone by hand, give a service its contacts, and see areas (geodesic hectares).
+The outbox (notifications of every domain) is read-only, with an action to send messages again.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import FloatField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
@@ -21,6 +23,7 @@ from geo.models import (
     NetworkFeature,
     NetworkLayer,
     Organisation,
+    OutboxMessage,
     Service,
     Territory,
     Zone,
@@ -153,3 +156,22 @@ class DefaultServiceAdmin(admin.ModelAdmin):
     list_display = ("territory", "category", "service")
     list_filter = ("territory", "service")
     autocomplete_fields = ("category", "service")
+
+
+@admin.register(OutboxMessage)
+class OutboxAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "destination", "topic", "state", "attempts", "next_attempt_at", "sent_at")
+    list_filter = ("state", "kind")
+    search_fields = ("topic", "destination", "dedupe_key", "subject")
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Renvoyer maintenant (remet en attente)"))
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        count = queryset.exclude(state=OutboxMessage.State.SENT).update(
+            state=OutboxMessage.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+        messages.success(request, _("%(n)d notification(s) remise(s) en attente.") % {"n": count})

@@ -351,3 +351,51 @@ class Membership(models.Model):
     def __str__(self) -> str:
         where = self.service or self.organisation
         return f"{self.user} · {self.get_role_display()} · {where}"
+
+
+class OutboxMessage(models.Model):
+    """A notification written in the same transaction as its cause, delivered later by Celery.
+
+    It lives in ``geo`` because every domain sends through it (reports, projects) and the domains
+    never import each other. ``topic`` says what the message is about (``"report:123"``,
+    ``"project:42"``) without a foreign key into a domain: the admin filters on it and erasing a
+    person's data finds their messages by it.
+
+    ``dedupe_key`` makes enqueuing idempotent; ``state`` with a row lock makes delivery at most
+    once per success. The webhook receiver gets ``id`` in a header to drop the rare replay after a
+    crash between sending and recording.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Webhook")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        SENT = "sent", _("Envoyé")
+        FAILED = "failed", _("Abandonné")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    destination = models.CharField(max_length=500)
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    topic = models.CharField(max_length=100, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="outbox_due_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.destination} ({self.state})"

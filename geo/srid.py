@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.gdal import AxisOrder, CoordTransform, GDALException, SpatialReference, SRSException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point, Polygon
 from django.utils.translation import gettext as _
 
@@ -113,6 +114,11 @@ def sql_distance_m(a: str, b: str) -> str:
     return f"ST_Distance({sql_geography(a)}, {sql_geography(b)})"
 
 
+def sql_buffer_m(expr: str, metres: str) -> str:
+    """A storage-SRID buffer of ``metres`` geodesic metres around ``expr`` (PostGIS picks a local projection)."""
+    return f"ST_Buffer({sql_geography(expr)}, {metres})::geometry"
+
+
 def sql_dwithin_m(column: str, point: str, metres: str, margin_deg: str) -> str:
     """Geodesic ``ST_DWithin`` preceded by an index-friendly bbox test on the untouched column."""
     return (
@@ -157,3 +163,34 @@ def sql_web_mercator_cell(lon: str, lat: str, cells: str) -> tuple[str, str]:
     column = f"floor(({lon} + 180.0) / 360.0 * {cells})"
     row = f"floor((1.0 - ln(tan(radians({lat})) + 1.0 / cos(radians({lat}))) / pi()) / 2.0 * {cells})"
     return column, row
+
+
+def polygon_from_crs_ring(ring: Sequence[tuple[float, float]], *, crs_wkt: str) -> Polygon:
+    """A storage-SRID polygon from a ring of coordinates in any CRS given as WKT (a raster's own).
+
+    The footprint of a georeferenced image: its corners (and points along its edges, so that a
+    Lambert-93 rectangle keeps its slightly curved shape in WGS84) in the image's CRS. The CRS is
+    always explicit; coordinates are read in the traditional GIS order (x = easting/longitude),
+    the order rasters use whatever their authority says.
+    """
+    try:
+        source = SpatialReference(crs_wkt, axis_order=AxisOrder.TRADITIONAL)
+        transform = CoordTransform(source, SpatialReference(STORAGE_SRID, axis_order=AxisOrder.TRADITIONAL))
+        points = [(float(x), float(y)) for x, y in ring]
+        if points and points[0] != points[-1]:
+            points.append(points[0])
+        polygon = Polygon(points)
+        polygon.transform(transform)
+    except (GDALException, GEOSException, SRSException, TypeError, ValueError) as exc:
+        raise InvalidGeometry(
+            _("Emprise impossible à convertir en WGS84 depuis le système de coordonnées de l'image.")
+        ) from exc
+    polygon.srid = STORAGE_SRID
+    west, south, east, north = polygon.extent
+    if not all(math.isfinite(v) for v in (west, south, east, north)) or not (
+        -180.0 <= west <= east <= 180.0 and -90.0 <= south <= north <= 90.0
+    ):
+        raise InvalidGeometry(_("L'emprise de l'image sort des limites de la Terre (longitude, latitude)."))
+    if not polygon.valid:
+        raise InvalidGeometry(_("L'emprise de l'image n'est pas un polygone valide."))
+    return polygon

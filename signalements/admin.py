@@ -1,8 +1,8 @@
-"""Back-office views of reports, tickets and the outbox.
+"""Back-office views of reports, tickets and Open311 clients (the outbox is in ``geo.admin``).
 
 Tickets change state only through ``signalements.services`` (the workflow table and its events),
 so the admin shows state, service and history read-only; staff work tickets through the API and
-pages. The outbox is read-only too, with an action to send due messages again.
+pages.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from signalements.models import (
     ApiClient,
-    OutboxMessage,
     Photo,
     Report,
     ReportContact,
@@ -109,25 +107,6 @@ class ResponseTemplateAdmin(admin.ModelAdmin):
     list_display = ("title", "category", "state", "is_active")
     list_filter = ("category", "state", "is_active")
     search_fields = ("title", "text")
-
-
-@admin.register(OutboxMessage)
-class OutboxAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "destination", "state", "attempts", "next_attempt_at", "sent_at")
-    list_filter = ("kind", "state")
-    search_fields = ("destination", "dedupe_key", "subject")
-    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
-    actions = ["retry_now"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.action(description=_("Renvoyer maintenant (remet en attente)"))
-    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        count = queryset.exclude(state=OutboxMessage.State.SENT).update(
-            state=OutboxMessage.State.PENDING, attempts=0, next_attempt_at=timezone.now()
-        )
-        messages.success(request, _("%(n)d notification(s) remise(s) en attente.") % {"n": count})
 
 
 @admin.register(ApiClient)

@@ -26,9 +26,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from geo.models import Service
-from signalements.models import OutboxMessage, Report, Ticket, TicketEvent, TicketState
-from signalements.outbox import outbox_enqueue
+from geo.models import OutboxMessage, Service
+from geo.outbox import outbox_enqueue
+from signalements.models import Report, Ticket, TicketEvent, TicketState
 
 Kind = OutboxMessage.Kind
 
@@ -78,7 +78,7 @@ def notify_report_confirmation(*, report: Report, tracking_token: str) -> Outbox
         subject=subject,
         body_text=text,
         body_html=html,
-        report=report,
+        topic=_topic(report),
     )
 
 
@@ -201,7 +201,7 @@ def _to_service(
             subject=subject,
             body_text=text,
             body_html=html,
-            report=report,
+            topic=_topic(report),
         )
         for address in _addresses(service.emails)
     ]
@@ -216,7 +216,7 @@ def _webhook(service: Service, *, key: str, payload: dict[str, Any], report: Rep
         destination=service.webhook_url,
         dedupe_key=f"{key}:webhook",
         payload=payload,
-        report=report,
+        topic=_topic(report),
     )
 
 
@@ -252,7 +252,7 @@ def _email_followers(
             subject=subject,
             body_text=text,
             body_html=html,
-            report=report,
+            topic=_topic(report),
         )
         for email in _follower_emails(followers_of)
     ]
@@ -286,6 +286,11 @@ def _addresses(values: Iterable[object] | None) -> list[str]:
 def _staff_language() -> Iterator[None]:
     with translation.override(settings.LANGUAGE_CODE):
         yield
+
+
+def _topic(report: Report) -> str:
+    """What an outbox row is about, for the admin and for erasing a person's data."""
+    return f"report:{report.pk}"
 
 
 def _reference(report: Report) -> str:

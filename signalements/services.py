@@ -25,11 +25,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from geo import outbox
 from geo.errors import GeoError, NoServiceForCategory, NotCovered, UnknownCategory
+from geo.images import ImageError, ValidatedImage, validate_image
 from geo.models import Category, Service
 from geo.routing import Decision, route
 from geo.srid import InvalidGeometry, point_from_lonlat
-from signalements import notifications, outbox, permissions, workflow
+from signalements import notifications, permissions, workflow
 from signalements.errors import Conflict, NotFound, ReportError, ValidationFailed
 from signalements.models import (
     DESCRIPTION_MAX_LENGTH,
@@ -42,7 +44,7 @@ from signalements.models import (
     TicketEvent,
     TicketState,
 )
-from signalements.photos import PhotoError, ValidatedImage, photo_store_original, validate_image
+from signalements.photos import photo_store_original
 
 REFERENCE_PREFIX = "SIG"
 logger = logging.getLogger(__name__)
@@ -200,7 +202,7 @@ def report_create(
     for index, upload in enumerate(uploads[: settings.REPORTS_MAX_PHOTOS]):
         try:
             images.append(validate_image(upload))
-        except PhotoError as exc:
+        except ImageError as exc:
             errors.setdefault("photos", []).append(
                 _("Photo %(n)d : %(msg)s") % {"n": index + 1, "msg": exc.message}
             )

@@ -1,24 +1,12 @@
 """Celery tasks: thin adapters (ids in, one service call, the retry policy, explicit names).
 
-The outbox tasks have no Celery-level retry: the outbox row keeps the schedule (attempts, back-off)
-and the beat sweeper publishes what is due, so a lost or failed task is never a lost notification.
+The outbox tasks (``geo.outbox_deliver``, ``geo.outbox_sweep``) live in ``geo.tasks``: every domain
+sends through the same outbox.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
-
-from signalements.outbox import outbox_deliver, outbox_sweep
-
-
-@shared_task(name="signalements.outbox_deliver", ignore_result=True)
-def outbox_deliver_task(message_id: int) -> str:
-    return outbox_deliver(message_id=message_id)
-
-
-@shared_task(name="signalements.outbox_sweep", ignore_result=True)
-def outbox_sweep_task() -> int:
-    return outbox_sweep()
 
 
 @shared_task(
@@ -39,7 +27,7 @@ def photo_process_task(photo_id: int) -> None:
 @shared_task(name="signalements.photos_sweep", ignore_result=True)
 def photos_sweep_task() -> int:
     """Publish processing again for photos left unprocessed (the broker was down when they came)."""
-    from signalements.outbox import publish_fast
+    from geo.outbox import publish_fast
     from signalements.photos import photos_unprocessed_ids
 
     ids = photos_unprocessed_ids()

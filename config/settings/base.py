@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.gis",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_gis",
     "drf_spectacular",
@@ -146,7 +147,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
-        "task": "signalements.outbox_sweep",
+        "task": "geo.outbox_sweep",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=60.0),
     },
     # Photos whose processing task was lost (broker down at filing) are processed again.
@@ -156,16 +157,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "opendata.export",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Concertation calendar notices (opening, three days left, closing); idempotent per phase.
+    "urbanisme-phases": {"task": "urbanisme.phases_tick", "schedule": 300.0},
+    # Raster layers whose conversion task was lost are converted again.
+    "urbanisme-rasters-sweep": {"task": "urbanisme.rasters_sweep", "schedule": 600.0},
 }
 
 # Separate queues so that a burst of photo processing never delays notifications (deploy/production/).
 CELERY_TASK_DEFAULT_QUEUE = "notifications"
 CELERY_TASK_ROUTES = {
-    "signalements.outbox_deliver": {"queue": "notifications"},
-    "signalements.outbox_sweep": {"queue": "notifications"},
+    "geo.outbox_deliver": {"queue": "notifications"},
+    "geo.outbox_sweep": {"queue": "notifications"},
     "signalements.photo_process": {"queue": "media"},
     "signalements.photos_sweep": {"queue": "media"},
     "opendata.export": {"queue": "media"},  # batch work, beside photo processing
+    "urbanisme.phases_tick": {"queue": "notifications"},
+    "urbanisme.raster_to_cog": {"queue": "media"},
+    "urbanisme.rasters_sweep": {"queue": "media"},
 }
 
 # E-mail (Django 6.1 MAILERS): the console in the demo, SMTP (or any backend) in production.
@@ -283,6 +291,8 @@ RATE_LIMITS = {
     "support": env("RATE_LIMIT_SUPPORT", default="60/h"),
     "login": env("RATE_LIMIT_LOGIN", default="10/15m"),
     "open311_post": env("RATE_LIMIT_OPEN311_POST", default="60/h"),
+    "contribution_create": env("RATE_LIMIT_CONTRIBUTION_CREATE", default="30/h"),
+    "follow": env("RATE_LIMIT_FOLLOW", default="10/h"),
 }
 RATE_LIMIT_REDIS_URL = env("RATE_LIMIT_REDIS_URL", default=REDIS_URL)
 # How many reverse proxies in front of Django append to X-Forwarded-For (0: trust REMOTE_ADDR only).
@@ -294,3 +304,30 @@ for _scope, _spec in RATE_LIMITS.items():
         raise ImproperlyConfigured(
             f"RATE_LIMITS[{_scope!r}] : « {_spec} » n'est pas une limite (exemples : 20/h, 10/15m)."
         )
+
+# --- urbanisme ---
+# Documents of a project file (PDF, images) and planning rasters (GeoTIFF, converted to COG).
+URBANISME_DOCUMENT_MAX_BYTES = env.int("URBANISME_DOCUMENT_MAX_BYTES", default=30 * 1024 * 1024)
+URBANISME_RASTER_MAX_BYTES = env.int("URBANISME_RASTER_MAX_BYTES", default=500 * 1024 * 1024)
+URBANISME_VECTOR_MAX_BYTES = env.int("URBANISME_VECTOR_MAX_BYTES", default=100 * 1024 * 1024)
+# The largest polygon a contribution may draw (m²): a neighbourhood, not a commune.
+URBANISME_CONTRIBUTION_MAX_AREA_M2 = env.float("URBANISME_CONTRIBUTION_MAX_AREA_M2", default=5_000_000.0)
+
+# --- pages (web/) ---
+# Staff sign in on the site's own page (/connexion/) and land on their queue.
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:queue"
+LOGOUT_REDIRECT_URL = "web:home"
+# Address search of the filing page, called by the server only (the browser never contacts it):
+# a geocoder answering like the Base Adresse Nationale (`https://api-adresse.data.gouv.fr/search/`,
+# GeoJSON features with a `label`). Empty: off; the page then offers places and coordinates.
+GEOCODER_URL = env("GEOCODER_URL", default="")
+GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=3.0)
+if GEOCODER_URL and not GEOCODER_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("GEOCODER_URL doit être une URL http(s) ou rester vide.")
+# The « Itinéraire » link of ticket pages: a plain link (the page itself requests nothing from it).
+DIRECTIONS_URL = env(
+    "DIRECTIONS_URL", default="https://www.openstreetmap.org/directions?route=%3B{lat}%2C{lon}"
+)
+if "{lat}" not in DIRECTIONS_URL or "{lon}" not in DIRECTIONS_URL:
+    raise ImproperlyConfigured("DIRECTIONS_URL doit contenir {lat} et {lon}.")

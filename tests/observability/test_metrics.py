@@ -10,7 +10,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import metrics as metrics_module
-from signalements.models import OutboxMessage, Ticket, TicketState
+from geo.models import OutboxMessage
+from signalements.models import Ticket, TicketState
 from signalements.services import report_create
 from tests.signalements.world import at
 from tests.signalements.world import world as world

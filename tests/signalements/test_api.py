@@ -10,9 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from geo.images import has_metadata
+from geo.models import OutboxMessage
 from signalements.models import (
     Follower,
-    OutboxMessage,
     Photo,
     Report,
     ReportContact,
@@ -20,7 +21,7 @@ from signalements.models import (
     TicketEvent,
     TicketState,
 )
-from signalements.photos import has_metadata, photo_process
+from signalements.photos import photo_process
 from tests.signalements.world import World, at, gps_jpeg
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,9 @@
 import pytest
 
 from geo.demo import demo_load
+from geo.models import OutboxMessage
 from signalements.demo import reports_demo_load
-from signalements.models import OutboxMessage, Report, Ticket, TicketState
+from signalements.models import Report, Ticket, TicketState
 
 pytestmark = pytest.mark.django_db
 

@@ -32,8 +32,8 @@ def test_beat_runs_both_sweepers():
     from django.conf import settings
 
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"signalements.outbox_sweep", "signalements.photos_sweep"} <= tasks
+    assert {"geo.outbox_sweep", "signalements.photos_sweep"} <= tasks
     from config.celery import app
 
     app.loader.import_default_modules()
-    assert {"signalements.outbox_sweep", "signalements.photos_sweep"} <= set(app.tasks)
+    assert {"geo.outbox_sweep", "signalements.photos_sweep"} <= set(app.tasks)

@@ -23,10 +23,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from geo.models import OutboxMessage
+from geo.outbox import email_message_id, outbox_sweep
 from geo.srid import point_from_lonlat
-from signalements.models import OutboxMessage, Report, ReportContact, Ticket
+from signalements.models import Report, ReportContact, Ticket
 from signalements.notifications import notify_report_confirmation, notify_ticket_created
-from signalements.outbox import email_message_id, outbox_sweep
 from tests.factories import CategoryFactory, ServiceFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

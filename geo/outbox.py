@@ -1,8 +1,9 @@
 """The notification outbox: rows written with their cause, delivered later, each at most once per success.
 
-Why a table and not a Celery message: the row is committed in the same transaction as the report,
-ticket or transition that caused it, so a notification can neither be lost (broker down, worker
-crash) nor sent for something that was rolled back. Celery only moves rows forward:
+Why a table and not a Celery message: the row is committed in the same transaction as the change
+that caused it (a report filed, a ticket transition, a project update), so a notification can
+neither be lost (broker down, worker crash) nor sent for something that was rolled back. Celery
+only moves rows forward:
 
 * :func:`outbox_enqueue` writes the row (idempotent by ``dedupe_key``) and, once the caller's
   transaction commits, publishes one delivery task. A broker outage is logged and swallowed: the
@@ -14,6 +15,10 @@ crash) nor sent for something that was rolled back. Celery only moves rows forwa
 
 A crash between sending and committing ``sent`` sends once more on the next sweep: e-mails carry a
 stable ``Message-ID`` and webhooks an ``X-Concerto-Delivery`` id so that receivers can drop replays.
+
+The outbox belongs to ``geo`` because every domain (``signalements``, ``urbanisme``) sends through
+it and the domains never import each other: callers say what a message is about with a free
+``topic`` string (``"report:123"``, ``"project:42"``) instead of a foreign key.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
-from signalements.models import OutboxMessage, Report
+from geo.models import OutboxMessage, Service
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ Kind = OutboxMessage.Kind
 
 _DEDUPE_KEY_MAX: int = getattr(OutboxMessage._meta.get_field("dedupe_key"), "max_length", None) or 200
 _SUBJECT_MAX: int = getattr(OutboxMessage._meta.get_field("subject"), "max_length", None) or 300
+_TOPIC_MAX: int = getattr(OutboxMessage._meta.get_field("topic"), "max_length", None) or 100
 _LAST_ERROR_MAX = 500
 # How long a request waits for a free publishing connection before giving up (the sweeper sends later).
 _POOL_ACQUIRE_TIMEOUT_SECONDS = 1.0
@@ -70,18 +76,20 @@ def outbox_enqueue(
     body_text: str = "",
     body_html: str = "",
     payload: dict[str, Any] | None = None,
-    report: Report | None = None,
+    topic: str = "",
 ) -> OutboxMessage:
     """Write a notification in the caller's transaction; publish its delivery once that commits.
 
     Idempotent: a second call with the same ``dedupe_key`` returns the existing row unchanged and
     publishes nothing. Must run inside ``transaction.atomic()`` so that the row shares the fate of
-    its cause.
+    its cause. ``topic`` names that cause (``"report:123"``) for the admin and for erasure.
     """
     if kind not in Kind.values:
         raise ValueError(f"unknown outbox kind: {kind!r}")
     if not destination:
         raise ValueError("an outbox message needs a destination")
+    if len(topic) > _TOPIC_MAX:
+        raise ValueError(f"outbox topic longer than {_TOPIC_MAX} characters: {topic[:40]!r}...")
     if not connection.in_atomic_block:
         raise TransactionManagementError("outbox_enqueue must be called inside transaction.atomic()")
     message, created = OutboxMessage.objects.get_or_create(
@@ -93,7 +101,7 @@ def outbox_enqueue(
             "body_text": body_text,
             "body_html": body_html,
             "payload": payload or {},
-            "report": report,
+            "topic": topic,
             "next_attempt_at": timezone.now(),
         },
     )
@@ -162,8 +170,8 @@ def publish_fast(task: Any, calls: list[dict[str, Any]]) -> None:
 
 
 def _publish_deliveries(message_ids: list[int]) -> None:
-    """Publish one ``signalements.outbox_deliver`` task per id; broker errors propagate."""
-    from signalements.tasks import outbox_deliver_task  # tasks import this module
+    """Publish one ``geo.outbox_deliver`` task per id; broker errors propagate."""
+    from geo.tasks import outbox_deliver_task  # tasks import this module
 
     publish_fast(outbox_deliver_task, [{"message_id": message_id} for message_id in message_ids])
 
@@ -328,8 +336,6 @@ _opener = urllib.request.build_opener(_NoRedirect)
 
 
 def _webhook_secret(message: OutboxMessage) -> str:
-    from geo.models import Service
-
     service_id = message.payload.get("service_id")
     secret = Service.objects.filter(pk=service_id).values_list("webhook_secret", flat=True).first()
     if secret is None:
