@@ -21,3 +21,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _french(settings) -> None:  # type: ignore[no-untyped-def]
     settings.LANGUAGE_CODE = "fr"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One real Celery worker process for the session's integration tests (see tests/worker.py)."""
+    from tests.worker import run_worker
+
+    yield from run_worker(tmp_path_factory)
