@@ -44,7 +44,9 @@ demo: migrate
 
 # Typed core: the rules (routing, workflow) and the write/read functions.
 TYPED := geo/srid.py geo/routing.py geo/coverage.py geo/outbox.py geo/images.py signalements/workflow.py \
-	signalements/services.py signalements/selectors.py signalements/permissions.py signalements/open311 tiles opendata
+	signalements/services.py signalements/selectors.py signalements/permissions.py signalements/open311 tiles opendata \
+	geo/shapes.py urbanisme/phases.py urbanisme/services.py urbanisme/selectors.py urbanisme/permissions.py \
+	urbanisme/layers.py urbanisme/rasters.py urbanisme/bilan.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -54,6 +54,13 @@ DRF_SCOPES: dict[tuple[str, str], str] = {
 VIEW_SCOPES: dict[tuple[str, str], str] = {
     ("open311:requests", "POST"): "open311_post",
     ("admin:login", "POST"): "login",
+    # « Mes données »: each request e-mails a link (privacy/views.py).
+    ("privacy:request", "POST"): "privacy_request",
+    # The project pages' forms (web/views/projects.py): the API's scopes, counted together.
+    ("web:project-contribute", "POST"): "contribution_create",
+    ("web:contribution-reply", "POST"): "contribution_create",
+    ("web:contribution-support", "POST"): "support",
+    ("web:project-follow", "POST"): "follow",
 }
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -245,7 +252,20 @@ class RateLimitMiddleware:
             return None
         if scope == "open311_post":
             return _open311_refusal(view_kwargs.get("fmt", "json"), verdict.retry_after)
+        if (_route(request) or "").startswith("web:") and "application/json" not in request.headers.get(
+            "Accept", ""
+        ):
+            return _page_refusal(request, verdict.retry_after)
         return too_many_requests(verdict.retry_after)
+
+
+def _page_refusal(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """A page's plain form post (no script) gets the site's HTML page, not the API's JSON."""
+    from django.shortcuts import render
+
+    response = render(request, "web/429.html", {"message": _message()}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _open311_refusal(fmt: str, retry_after: int) -> HttpResponse:

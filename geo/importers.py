@@ -36,6 +36,7 @@ from django.contrib.gis.geos import (
     GEOSGeometry,
     LineString,
     MultiLineString,
+    MultiPoint,
     MultiPolygon,
     Polygon,
 )
@@ -61,6 +62,8 @@ class ImportFileError(Exception):
 class GeometryKind(StrEnum):
     POLYGON = "polygon"
     LINE = "line"
+    # Points, lines or polygons, mixed in one layer (planning layers): each feature keeps its kind.
+    ANY = "any"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ class FeatureRecord:
     """One feature read from a file: its FID, its geometry in ``STORAGE_SRID`` and its fields."""
 
     fid: int
-    geometry: GEOSGeometry  # MultiPolygon or MultiLineString, valid, SRID = STORAGE_SRID
+    # MultiPolygon or MultiLineString, valid, SRID = STORAGE_SRID; with GeometryKind.ANY also
+    # Point or MultiPoint.
+    geometry: GEOSGeometry
     properties: dict[str, Any]  # JSON-safe values (dates as ISO strings), keyed by the file's names
 
 
@@ -263,6 +268,8 @@ def _flat_type(code: int) -> int:
 
 def _check_layer_type(code: int, layer: str, kind: GeometryKind) -> None:
     flat = _flat_type(code)
+    if kind is GeometryKind.ANY and flat != _NO_GEOMETRY:
+        return
     expected = _POLYGON_TYPES if kind is GeometryKind.POLYGON else _LINE_TYPES
     if flat in expected or flat in _UNKNOWN_TYPES:
         return
@@ -272,7 +279,11 @@ def _check_layer_type(code: int, layer: str, kind: GeometryKind) -> None:
         **dict.fromkeys(_LINE_TYPES, _("des lignes")),
         **dict.fromkeys(_POLYGON_TYPES, _("des polygones")),
     }.get(flat, _("des géométries de type %(code)s") % {"code": code})
-    wanted = _("des polygones") if kind is GeometryKind.POLYGON else _("des lignes")
+    wanted = {
+        GeometryKind.POLYGON: _("des polygones"),
+        GeometryKind.LINE: _("des lignes"),
+        GeometryKind.ANY: _("des points, des lignes ou des polygones"),
+    }[kind]
     raise ImportFileError(
         _("La couche « %(layer)s » contient %(found)s ; elle doit contenir %(wanted)s.")
         % {"layer": layer, "found": found, "wanted": wanted}
@@ -357,8 +368,12 @@ def _to_storage_geometry(
         geom = GEOSGeometry(memoryview(ogr_geom.wkb), srid=STORAGE_SRID)
     except (GDALException, GEOSException) as exc:
         raise ImportFileError(_("géométrie illisible ou impossible à reprojeter")) from exc
-    if not all(math.isfinite(c) for c in geom.extent):
+    # OGR's envelope (C) rather than GEOS's ``extent`` (a Python loop over the coordinates: 3 s of a
+    # 10,000-polygon import).
+    if not all(math.isfinite(c) for c in ogr_geom.extent):
         raise ImportFileError(_("coordonnées non finies après reprojection"))
+    if kind is GeometryKind.ANY:
+        return _any_geometry(geom)
     expected_dims = 2 if kind is GeometryKind.POLYGON else 1
     if geom.dims != expected_dims:
         raise ImportFileError(
@@ -376,6 +391,34 @@ def _to_storage_geometry(
     if kind is GeometryKind.POLYGON:
         return _multipolygon(geom), repaired
     return _multilinestring(geom), repaired
+
+
+def _any_geometry(geom: GEOSGeometry) -> tuple[GEOSGeometry, bool]:
+    """A point, line or polygon feature of a mixed layer, valid; a collection must hold one kind.
+
+    Points are kept as read (Point or MultiPoint); lines become MultiLineString and polygons
+    MultiPolygon, like the zones and networks, after the same repair.
+    """
+    dims = {part.dims for part in _parts(geom) if not part.empty}
+    if len(dims) != 1:
+        raise ImportFileError(
+            _("collection mêlant points, lignes et polygones : séparez-les en entités distinctes")
+        )
+    dim = dims.pop()
+    if dim == 0:
+        points = [part for part in _parts(geom) if not part.empty]
+        if len(points) == 1:
+            point = points[0]
+            point.srid = STORAGE_SRID
+            return point, False
+        return MultiPoint(*points, srid=STORAGE_SRID), False
+    repaired = False
+    if not geom.valid:
+        geom = _make_valid(geom)
+        repaired = True
+    if dim == 1:
+        return _multilinestring(geom), repaired
+    return _multipolygon(geom), repaired
 
 
 def _make_valid(geom: GEOSGeometry) -> GEOSGeometry:

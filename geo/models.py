@@ -399,3 +399,38 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.destination} ({self.state})"
+
+
+class PersonalDataAccess(models.Model):
+    """One reading of a citizen's personal data by a member of staff (RGPD accountability).
+
+    Written by ``geo.access_log.personal_data_accessed`` wherever staff are shown a contact or an
+    author (ticket page, moderation queue, admin). It lives in ``geo`` beside the outbox because
+    every domain writes it and the domains never import each other. The row itself holds no
+    personal data of the citizen: ``topic`` names the record (``"report:12"``,
+    ``"contribution:7"``) and ``fields`` lists field names, never their values.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("utilisateur"),
+    )
+    # The account's name when it read the data: the row keeps its meaning if the account is deleted.
+    username = models.CharField(_("identifiant"), max_length=150, blank=True)
+    topic = models.CharField(_("donnée consultée"), max_length=100, db_index=True)
+    fields = models.JSONField(_("champs"), default=list, blank=True)
+    reason = models.CharField(_("motif ou page"), max_length=200, blank=True)
+    request_id = models.CharField(_("identifiant de requête"), max_length=128, blank=True)
+    at = models.DateTimeField(_("consulté le"), db_index=True)
+
+    class Meta:
+        verbose_name = _("accès à des données personnelles")
+        verbose_name_plural = _("accès aux données personnelles")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["user", "at"], name="pdaccess_user_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.username or '?'} · {self.topic} · {self.at:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ shape's own position, so that Paris, Rennes and La Réunion get true metres.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry, LineString, Point, Polygon
 from django.utils.translation import gettext as _
@@ -112,18 +113,20 @@ def clean_drawn_shape(geom: GEOSGeometry, *, limits: ShapeLimits | None = None) 
 
 
 def _coords(geom: GEOSGeometry) -> list[tuple[float, float]]:
-    if geom.geom_type == "Point":
+    if isinstance(geom, Point):
         return [(geom.x, geom.y)]
-    if geom.geom_type == "LineString":
+    if isinstance(geom, LineString):
         return [(c[0], c[1]) for c in geom.coords]
+    assert isinstance(geom, Polygon)
     return [(c[0], c[1]) for ring in geom.coords for c in ring]
 
 
 def _single_polygon(fixed: GEOSGeometry) -> Polygon | None:
     """The repaired polygon, if the repair is one polygon (holes allowed) and not a shape split in two."""
-    parts = [fixed] if fixed.geom_type == "Polygon" else [g for g in fixed if g.geom_type == "Polygon"]
+    collection: Any = fixed
+    parts = [fixed] if fixed.geom_type == "Polygon" else [g for g in collection if g.geom_type == "Polygon"]
     parts = [p for p in parts if p.area > 0]
-    if len(parts) != 1:
+    if len(parts) != 1 or not isinstance(parts[0], Polygon):
         return None
     polygon = parts[0]
     polygon.srid = STORAGE_SRID

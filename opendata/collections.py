@@ -2,8 +2,9 @@
 
 Each collection says where its rows come from (a queryset of public fields only), how one row
 becomes GeoJSON properties, which column is its geometry, how ``datetime`` filters it and how an
-item is looked up. The urbanisme layers (projects, contributions, planning) add entries here when
-that app lands; the views never name a model.
+item is looked up. The views never name a model. The urbanisme collections (projects,
+contributions, planning-features) share their public fields and their anonymisation with the
+exports (``opendata.exports``): one definition of what is public.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Territory, Zone
+from opendata import exports
 from signalements.models import Report
 from signalements.selectors import reports_public
 from signalements.serializers import report_properties
+from urbanisme.bilan import public_channel_label
+from urbanisme.models import Contribution, LayerFeature, Project, Reply, Visibility
 
 # An interval: either bound may be open (None). Bounds are aware datetimes.
 Interval = tuple[datetime | None, datetime | None]
@@ -138,6 +142,102 @@ def _pk(obj: Model) -> str:
     return str(obj.pk)
 
 
+# --- Urbanisme -------------------------------------------------------------------------------------
+
+
+def _projects() -> QuerySet[Project]:
+    return (
+        exports.public_projects()
+        .select_related("organisation", "territory")
+        .prefetch_related("phases")
+        .only(
+            "id",
+            "slug",
+            "title",
+            "summary",
+            "status",
+            "perimeter",
+            "published_at",
+            "bilan_published_at",
+            "organisation__id",
+            "organisation__name",
+            "territory__id",
+            "territory__slug",
+        )
+    )
+
+
+def _contributions() -> QuerySet[Contribution]:
+    answered = Reply.objects.filter(
+        contribution=OuterRef("pk"), is_official=True, visibility=Visibility.PUBLISHED
+    )
+    return (
+        exports.public_contributions()
+        .select_related("project", "phase", "theme")
+        .only(
+            "id",
+            "kind",
+            "title",
+            "text",
+            "geom",
+            "channel",
+            "channel_label",
+            "supports_count",
+            "created_at",
+            "project__id",
+            "project__slug",
+            "phase__id",
+            "phase__kind",
+            "phase__title",
+            "theme__id",
+            "theme__name",
+        )
+        .annotate(answered=Exists(answered))
+    )
+
+
+def _contribution_properties(contribution: Contribution) -> dict[str, Any]:
+    """The public fields, with the title and the text (as on the public page) but never the
+    pseudonym, the author, the account or the agent who entered it (docs/OPENDATA.md)."""
+    phase = contribution.phase
+    return {
+        "project": contribution.project.slug,
+        "phase": phase.kind,
+        "phase_label": phase.label,
+        "kind": contribution.kind,
+        "kind_label": str(contribution.get_kind_display()),
+        "theme": contribution.theme.name if contribution.theme else None,
+        "channel": contribution.channel,
+        "channel_name": str(contribution.get_channel_display()),
+        "channel_detail": public_channel_label(contribution.channel, contribution.channel_label) or None,
+        "title": contribution.title,
+        "text": contribution.text,
+        "supports": contribution.supports_count,
+        "answered": bool(contribution.answered),  # type: ignore[attr-defined]
+        "created_date": exports.paris_date(contribution.created_at),
+    }
+
+
+def _layer_features() -> QuerySet[LayerFeature]:
+    return (
+        exports.public_layer_features()
+        .select_related("layer__project")
+        .only(
+            "id",
+            "geom",
+            "title",
+            "text",
+            "properties",
+            "layer__id",
+            "layer__slug",
+            "layer__name",
+            "layer__kind",
+            "layer__project__id",
+            "layer__project__slug",
+        )
+    )
+
+
 REGISTRY: dict[str, Collection] = {}
 
 
@@ -184,5 +284,52 @@ register(
         properties=_territory_properties,
         feature_id=lambda territory: territory.slug,
         lookup=lambda qs, value: qs.filter(slug=value),
+    )
+)
+register(
+    Collection(
+        id="projects",
+        title=_("Projets urbains"),
+        description=_(
+            "Projets publiés en concertation : titre, résumé, statut, organisation, périmètre et phase "
+            "en cours."
+        ),
+        queryset=_projects,
+        count_queryset=exports.public_projects,
+        properties=exports.project_properties,
+        feature_id=lambda project: project.slug,
+        lookup=lambda qs, value: qs.filter(slug=value),
+        geometry_field="perimeter",
+        datetime_filter=_interval_on("published_at"),
+        temporal_field="published_at",
+    )
+)
+register(
+    Collection(
+        id="contributions",
+        title=_("Contributions aux concertations"),
+        description=_(
+            "Contributions publiées des projets : nature, thème, canal, titre, texte, soutiens, "
+            "réponse officielle ; sans pseudonyme ni auteur."
+        ),
+        queryset=_contributions,
+        count_queryset=exports.public_contributions,
+        properties=_contribution_properties,
+        feature_id=_pk,
+        lookup=_by_int_pk,
+        datetime_filter=_interval_on("created_at"),
+        temporal_field="created_at",
+    )
+)
+register(
+    Collection(
+        id="planning-features",
+        title=_("Couches des projets urbains"),
+        description=_("Objets des couches publiées des projets : plans, phasage, annotations de l'équipe."),
+        queryset=_layer_features,
+        count_queryset=exports.public_layer_features,
+        properties=exports.layer_feature_properties,
+        feature_id=_pk,
+        lookup=_by_int_pk,
     )
 )

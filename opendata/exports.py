@@ -3,12 +3,18 @@
 A :class:`Dataset` declares its fields (the Table Schema) and a row generator over a server-side
 cursor (``QuerySet.iterator``), so that a million rows never sit in memory: the live views stream
 them and the daily task writes them to ``MEDIA_ROOT/opendata/`` through a temporary file renamed
-into place (readers see the old file or the new one, never half of one). The urbanisme
-contributions add a ``Dataset`` here when that app lands.
+into place (readers see the old file or the new one, never half of one).
 
-Anonymisation (see docs/OPENDATA.md): public columns only, selected by name (the contact table is
-never joined); coordinates rounded to 5 decimals (about 1 m); the free-text description and the
-address are left out, since citizens type names and phone numbers in them.
+Datasets: ``signalements`` (reports), ``projets`` (urban projects), ``contributions`` (the
+concertation's published contributions; the bilan's CSV and GeoJSON are the same rows for one
+project, see ``urbanisme.bilan_views``) and ``couches-projets`` (features of published planning
+layers). A row may carry a ``geometry`` (a GeoJSON dict) beside ``lon``/``lat``: the GeoJSON file
+then gives the whole shape, the CSV its point-on-surface.
+
+Anonymisation (see docs/OPENDATA.md): public columns only, selected by name (the contact and author
+tables are never joined); coordinates rounded to 5 decimals (about 1 m); free text written by the
+public (a report's description and address, a contribution's title and text) is left out, since
+people type names and phone numbers in it.
 """
 
 from __future__ import annotations
@@ -25,14 +31,29 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.gis.db.models.functions import GeoFunc
-from django.db.models import F, FloatField
+from django.contrib.gis.db.models.functions import AsGeoJSON, GeoFunc, PointOnSurface
+from django.db.models import Exists, F, FloatField, OuterRef, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from opendata.licence import licence
 from signalements import workflow
 from signalements.models import Report, TicketState
+from urbanisme.bilan import PUBLIC_PROJECT_STATUSES, public_channel_label
+from urbanisme.models import (
+    Contribution,
+    ContributionChannel,
+    ContributionKind,
+    LayerFeature,
+    LayerKind,
+    PhaseKind,
+    Project,
+    ProjectStatus,
+    Reply,
+    Visibility,
+)
+from urbanisme.phases import CALENDAR_TZ, PhaseDates, current_phase
 
 COORDINATE_DECIMALS = 5  # ≈ 1.1 m in latitude: enough to find the pothole, no more.
 CHUNK_SIZE = 2000
@@ -74,6 +95,36 @@ class _X(GeoFunc):
 class _Y(GeoFunc):
     function = "ST_Y"
     output_field = FloatField()
+
+
+def paris_date(value: datetime | None) -> str:
+    """The calendar day in Europe/Paris (``YYYY-MM-DD``), as the concertation's calendar counts."""
+    return value.astimezone(CALENDAR_TZ).date().isoformat() if value is not None else ""
+
+
+def _coordinate(value: float | None) -> float | None:
+    return round(value, COORDINATE_DECIMALS) if value is not None else None
+
+
+def _geometry(text: str | None) -> dict[str, Any] | None:
+    return json.loads(text) if text else None
+
+
+def _lon_lat(title: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "lon",
+            "type": "number",
+            "title": f"Longitude WGS84 {title}, arrondie à 5 décimales",
+            "constraints": {"required": True, "minimum": -180, "maximum": 180},
+        },
+        {
+            "name": "lat",
+            "type": "number",
+            "title": f"Latitude WGS84 {title}, arrondie à 5 décimales",
+            "constraints": {"required": True, "minimum": -90, "maximum": 90},
+        },
+    ]
 
 
 def _report_rows() -> Iterator[dict[str, Any]]:
@@ -178,7 +229,387 @@ REPORTS = Dataset(
     rows=_report_rows,
 )
 
-DATASETS: dict[str, Dataset] = {REPORTS.name: REPORTS}
+# --- Urbanisme: projects, contributions, planning layers ---------------------------------------------
+
+
+def public_projects() -> QuerySet[Project]:
+    return Project.objects.filter(status__in=PUBLIC_PROJECT_STATUSES)
+
+
+def _current_phase_of(project: Project, now: datetime) -> Any:
+    """The project's phase today in Paris, from its prefetched calendar (``None`` between phases)."""
+    phases = list(project.phases.all())
+    found = current_phase(
+        [PhaseDates(key=p.pk, label=p.label, start=p.start_date, end=p.end_date) for p in phases], now
+    )
+    return next((p for p in phases if found is not None and p.pk == found.key), None)
+
+
+def project_properties(project: Project, now: datetime | None = None) -> dict[str, Any]:
+    """Public fields of a project (the OGC collection and the ``projets`` file)."""
+    phase = _current_phase_of(project, now or timezone.now())
+    return {
+        "slug": project.slug,
+        "title": project.title,
+        "summary": project.summary,
+        "status": project.status,
+        "status_label": str(ProjectStatus(project.status).label),
+        "organisation": project.organisation.name,
+        "territory": project.territory.slug,
+        "current_phase": phase.kind if phase else "",
+        "current_phase_label": phase.label if phase else "",
+        "current_phase_end": phase.end_date.isoformat() if phase else "",
+        "published_date": paris_date(project.published_at),
+        "bilan_published_date": paris_date(project.bilan_published_at),
+    }
+
+
+def _project_rows() -> Iterator[dict[str, Any]]:
+    projects = (
+        public_projects()
+        .select_related("organisation", "territory")
+        .prefetch_related("phases")
+        .annotate(
+            lon=_X(PointOnSurface("perimeter")),
+            lat=_Y(PointOnSurface("perimeter")),
+            shape=AsGeoJSON("perimeter", precision=COORDINATE_DECIMALS),
+        )
+        .order_by("pk")
+    )
+    now = timezone.now()
+    # prefetch_related needs chunks: the calendar of each chunk of projects is one more query.
+    for project in projects.iterator(chunk_size=CHUNK_SIZE):
+        yield {
+            **project_properties(project, now),
+            "lon": _coordinate(project.lon),  # type: ignore[attr-defined]
+            "lat": _coordinate(project.lat),  # type: ignore[attr-defined]
+            "geometry": _geometry(project.shape),  # type: ignore[attr-defined]
+        }
+
+
+PROJECTS = Dataset(
+    name="projets",
+    title=_("Projets urbains en concertation"),
+    description=_(
+        "Projets publiés : titre, résumé, statut, organisation responsable, phase en cours le jour de "
+        "l'export ; le GeoJSON donne le périmètre, le CSV un point à l'intérieur."
+    ),
+    primary_key="slug",
+    fields=[
+        {
+            "name": "slug",
+            "type": "string",
+            "title": "Identifiant public du projet",
+            "constraints": {"required": True, "unique": True},
+        },
+        {"name": "title", "type": "string", "title": "Titre", "constraints": {"required": True}},
+        {"name": "summary", "type": "string", "title": "Résumé"},
+        {
+            "name": "status",
+            "type": "string",
+            "title": "Statut",
+            "constraints": {"required": True, "enum": [s.value for s in PUBLIC_PROJECT_STATUSES]},
+        },
+        {"name": "status_label", "type": "string", "title": "Libellé du statut"},
+        {"name": "organisation", "type": "string", "title": "Organisation responsable"},
+        {"name": "territory", "type": "string", "title": "Identifiant du territoire"},
+        {
+            "name": "current_phase",
+            "type": "string",
+            "title": "Type de la phase en cours (jour de l'export, heure de Paris)",
+            "constraints": {"enum": list(PhaseKind.values)},
+        },
+        {"name": "current_phase_label", "type": "string", "title": "Phase en cours"},
+        {"name": "current_phase_end", "type": "date", "title": "Dernier jour de la phase en cours"},
+        {"name": "published_date", "type": "date", "title": "Publié le (heure de Paris)"},
+        {"name": "bilan_published_date", "type": "date", "title": "Bilan publié le (heure de Paris)"},
+        *_lon_lat("d'un point à l'intérieur du périmètre"),
+    ],
+    rows=_project_rows,
+)
+
+
+def public_contributions() -> QuerySet[Contribution]:
+    """Published contributions of public projects: what the bilan and the open data count."""
+    return Contribution.objects.filter(
+        visibility=Visibility.PUBLISHED, project__status__in=PUBLIC_PROJECT_STATUSES
+    )
+
+
+def _official_answers() -> QuerySet[Reply]:
+    return Reply.objects.filter(
+        contribution=OuterRef("pk"), is_official=True, visibility=Visibility.PUBLISHED
+    )
+
+
+def contribution_rows(
+    contributions: QuerySet[Contribution] | None = None, *, zones: dict[int, list[str]] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Anonymised rows of published contributions, oldest first, over a server-side cursor.
+
+    Never selected: title, text, pseudonym, author (``ContributionAuthor``), ``author_user``,
+    ``entered_by``, ``moderated_by``, photos; a channel's « précision » only for collective channels
+    (``urbanisme.bilan.public_channel_label``). ``zones`` (contribution id -> zone names) adds the
+    bilan's ``zones`` column.
+    """
+    qs = (contributions if contributions is not None else public_contributions()).filter(
+        visibility=Visibility.PUBLISHED
+    )
+    rows = (
+        qs.annotate(
+            lon=_X(PointOnSurface("geom")),
+            lat=_Y(PointOnSurface("geom")),
+            shape=AsGeoJSON("geom", precision=COORDINATE_DECIMALS),
+            answered=Exists(_official_answers()),
+            first_answer=Subquery(_official_answers().order_by("created_at").values("created_at")[:1]),
+        )
+        .order_by("created_at", "pk")
+        .values_list(
+            "pk",
+            "project__slug",
+            "phase__kind",
+            "phase__title",
+            "kind",
+            "theme__name",
+            "channel",
+            "channel_label",
+            "supports_count",
+            "answered",
+            "first_answer",
+            "created_at",
+            "lon",
+            "lat",
+            "shape",
+        )
+    )
+    phase_labels = dict(PhaseKind.choices)
+    kind_labels = dict(ContributionKind.choices)
+    channel_labels = dict(ContributionChannel.choices)
+    for (
+        pk,
+        project,
+        phase,
+        phase_title,
+        kind,
+        theme,
+        channel,
+        channel_text,
+        supports,
+        answered,
+        first_answer,
+        created,
+        lon,
+        lat,
+        shape,
+    ) in rows.iterator(chunk_size=CHUNK_SIZE):
+        row = {
+            "id": pk,
+            "project": project,
+            "phase": phase,
+            "phase_label": phase_title or str(phase_labels.get(phase, phase)),
+            "kind": kind,
+            "kind_label": str(kind_labels.get(kind, kind)),
+            "theme": theme or "",
+            "channel": channel,
+            "channel_name": str(channel_labels.get(channel, channel)),
+            "channel_detail": public_channel_label(channel, channel_text),
+            "supports": supports,
+            "answered": answered,
+            "first_answer_date": paris_date(first_answer),
+            "created_date": paris_date(created),
+        }
+        if zones is not None:
+            row["zones"] = " ; ".join(zones.get(pk, []))
+        row.update({"lon": _coordinate(lon), "lat": _coordinate(lat), "geometry": _geometry(shape)})
+        yield row
+
+
+CONTRIBUTION_FIELDS: list[dict[str, Any]] = [
+    {
+        "name": "id",
+        "type": "integer",
+        "title": "Numéro de la contribution",
+        "constraints": {"required": True, "unique": True},
+    },
+    {
+        "name": "project",
+        "type": "string",
+        "title": "Identifiant du projet",
+        "constraints": {"required": True},
+    },
+    {
+        "name": "phase",
+        "type": "string",
+        "title": "Type de phase",
+        "constraints": {"required": True, "enum": list(PhaseKind.values)},
+    },
+    {"name": "phase_label", "type": "string", "title": "Phase"},
+    {
+        "name": "kind",
+        "type": "string",
+        "title": "Nature",
+        "constraints": {"required": True, "enum": list(ContributionKind.values)},
+    },
+    {"name": "kind_label", "type": "string", "title": "Libellé de la nature"},
+    {"name": "theme", "type": "string", "title": "Thème (vide : non classé)"},
+    {
+        "name": "channel",
+        "type": "string",
+        "title": "Canal",
+        "constraints": {"required": True, "enum": list(ContributionChannel.values)},
+    },
+    {"name": "channel_name", "type": "string", "title": "Libellé du canal"},
+    {
+        "name": "channel_detail",
+        "type": "string",
+        "title": "Précision du canal (réunions, ateliers et registres seulement)",
+    },
+    {
+        "name": "supports",
+        "type": "integer",
+        "title": "Nombre de soutiens",
+        "constraints": {"required": True, "minimum": 0},
+    },
+    {
+        "name": "answered",
+        "type": "boolean",
+        "title": "A reçu une réponse officielle publiée",
+        "trueValues": ["true"],
+        "falseValues": ["false"],
+        "constraints": {"required": True},
+    },
+    {"name": "first_answer_date", "type": "date", "title": "Date de la première réponse officielle (Paris)"},
+    {
+        "name": "created_date",
+        "type": "date",
+        "title": "Déposée le (heure de Paris)",
+        "constraints": {"required": True},
+    },
+    *_lon_lat("d'un point de la forme (ST_PointOnSurface)"),
+]
+
+ZONES_FIELD: dict[str, Any] = {
+    "name": "zones",
+    "type": "string",
+    "title": "Zones qui contiennent le point de la contribution, séparées par « ; »",
+}
+
+CONTRIBUTIONS = Dataset(
+    name="contributions",
+    title=_("Contributions aux concertations"),
+    description=_(
+        "Contributions publiées des projets en concertation, anonymisées : sans titre ni texte, "
+        "sans pseudonyme ni auteur ; nature, thème, canal, soutiens, réponse officielle, date du "
+        "dépôt ; positions arrondies à 5 décimales (environ 1 m)."
+    ),
+    primary_key="id",
+    fields=CONTRIBUTION_FIELDS,
+    rows=contribution_rows,
+)
+
+
+def public_layer_features() -> QuerySet[LayerFeature]:
+    """Features of published vector and annotation layers of public projects."""
+    return LayerFeature.objects.filter(
+        layer__is_published=True,
+        layer__kind__in=(LayerKind.VECTOR, LayerKind.ANNOTATION),
+        layer__project__status__in=PUBLIC_PROJECT_STATUSES,
+    )
+
+
+def layer_feature_properties(feature: LayerFeature) -> dict[str, Any]:
+    """Public fields of a planning feature; ``created_by`` and the layer's files are never read."""
+    layer = feature.layer
+    return {
+        "project": layer.project.slug,
+        "layer": layer.slug,
+        "layer_name": layer.name,
+        "layer_kind": layer.kind,
+        "title": feature.title,
+        "text": feature.text,
+        "attributes": feature.properties or {},
+        "geometry_type": feature.geom.geom_type if feature.geom is not None else "",
+    }
+
+
+def _layer_feature_rows() -> Iterator[dict[str, Any]]:
+    features = (
+        public_layer_features()
+        .select_related("layer__project")
+        .only(
+            "id",
+            "geom",
+            "title",
+            "text",
+            "properties",
+            "layer__slug",
+            "layer__name",
+            "layer__kind",
+            "layer__project__slug",
+        )
+        .annotate(
+            lon=_X(PointOnSurface("geom")),
+            lat=_Y(PointOnSurface("geom")),
+            shape=AsGeoJSON("geom", precision=COORDINATE_DECIMALS),
+        )
+        .order_by("layer__project_id", "layer__position", "layer_id", "pk")
+    )
+    for feature in features.iterator(chunk_size=CHUNK_SIZE):
+        yield {
+            "id": feature.pk,
+            **layer_feature_properties(feature),
+            "lon": _coordinate(feature.lon),  # type: ignore[attr-defined]
+            "lat": _coordinate(feature.lat),  # type: ignore[attr-defined]
+            "geometry": _geometry(feature.shape),  # type: ignore[attr-defined]
+        }
+
+
+LAYER_FEATURES = Dataset(
+    name="couches-projets",
+    title=_("Couches des projets urbains"),
+    description=_(
+        "Objets des couches publiées des projets (plans, phasage des travaux, annotations de "
+        "l'équipe) avec leurs attributs d'origine ; le GeoJSON donne les formes, le CSV un point."
+    ),
+    primary_key="id",
+    fields=[
+        {
+            "name": "id",
+            "type": "integer",
+            "title": "Identifiant de l'objet",
+            "constraints": {"required": True, "unique": True},
+        },
+        {
+            "name": "project",
+            "type": "string",
+            "title": "Identifiant du projet",
+            "constraints": {"required": True},
+        },
+        {
+            "name": "layer",
+            "type": "string",
+            "title": "Identifiant de la couche",
+            "constraints": {"required": True},
+        },
+        {"name": "layer_name", "type": "string", "title": "Nom de la couche"},
+        {
+            "name": "layer_kind",
+            "type": "string",
+            "title": "Type de couche",
+            "constraints": {"enum": [LayerKind.VECTOR.value, LayerKind.ANNOTATION.value]},
+        },
+        {"name": "title", "type": "string", "title": "Titre (saisi par l'équipe)"},
+        {"name": "text", "type": "string", "title": "Texte (saisi par l'équipe)"},
+        {"name": "attributes", "type": "object", "title": "Attributs du fichier d'origine (JSON)"},
+        {"name": "geometry_type", "type": "string", "title": "Type de géométrie"},
+        *_lon_lat("d'un point de l'objet (ST_PointOnSurface)"),
+    ],
+    rows=_layer_feature_rows,
+)
+
+DATASETS: dict[str, Dataset] = {
+    dataset.name: dataset for dataset in (REPORTS, PROJECTS, CONTRIBUTIONS, LAYER_FEATURES)
+}
 
 
 # --- Encodings ---------------------------------------------------------------------------------------
@@ -189,6 +620,8 @@ def _csv_value(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
 
 
@@ -217,7 +650,11 @@ def geojson_metadata(dataset: Dataset) -> dict[str, Any]:
 
 
 def geojson_chunks(dataset: Dataset) -> Iterator[str]:
-    """An RFC 7946 FeatureCollection; ``license`` and ``metadata`` are foreign members."""
+    """An RFC 7946 FeatureCollection; ``license`` and ``metadata`` are foreign members.
+
+    A row's ``geometry`` (a GeoJSON dict) is the feature's geometry when present, else the point
+    ``lon``/``lat``; properties are the dataset's columns but ``lon``/``lat``.
+    """
     lic = licence()
     head = {
         "type": "FeatureCollection",
@@ -228,13 +665,14 @@ def geojson_chunks(dataset: Dataset) -> Iterator[str]:
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "features": ['
     parts: list[str] = []
     first = True
+    properties = [c for c in dataset.columns if c not in ("lon", "lat")]
     for row in dataset.rows():
-        props = {k: v for k, v in row.items() if k not in ("lon", "lat")}
-        props = {k: (v if v != "" else None) for k, v in props.items()}
+        props = {k: (row[k] if row[k] != "" else None) for k in properties}
+        geometry = row.get("geometry") or {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
         feature = {
             "type": "Feature",
             "id": row[dataset.primary_key],
-            "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+            "geometry": geometry,
             "properties": props,
         }
         parts.append(("" if first else ",\n") + json.dumps(feature, ensure_ascii=False))

@@ -83,7 +83,10 @@ def landing(request: HttpRequest) -> HttpResponse:
     return _respond(
         {
             "title": _("Concerto : données ouvertes (OGC API – Features)"),
-            "description": _("Signalements publics, zones de compétence et territoires, en GeoJSON."),
+            "description": _(
+                "Signalements publics, zones de compétence, territoires, projets urbains, contributions "
+                "aux concertations et couches des projets, en GeoJSON."
+            ),
             "links": [
                 _link(_url(request, "ogc:landing"), "self", JSON, _("Cette page")),
                 _link(_url(request, "ogc:openapi"), "service-desc", OPENAPI, _("Définition de l'API")),

@@ -37,6 +37,7 @@ from signalements.models import (
     DESCRIPTION_MAX_LENGTH,
     Channel,
     Follower,
+    Photo,
     Report,
     ReportContact,
     Support,
@@ -439,8 +440,19 @@ def ticket_transition(
     internal_note: str = "",
     original_reference: str | None = None,
     to_service: Service | None = None,
+    photo: Any = None,
 ) -> TicketEvent:
-    """Move a ticket along the workflow table; the event, the side effects and the notifications together."""
+    """Move a ticket along the workflow table; the event, the side effects and the notifications together.
+
+    ``photo`` (the work done, typically with « Résolu ») is checked before anything is written and
+    attached to the report in the same transaction; its EXIF-free copies are made after commit.
+    """
+    image = None
+    if photo is not None:
+        try:
+            image = validate_image(photo)
+        except ImageError as exc:
+            raise ValidationFailed({"photo": [exc.message]}, status=getattr(exc, "status", 400)) from exc
     ticket = _lock_ticket(ticket)
     roles = _require_worker(actor, ticket)
     public_message = clean_text(public_message, max_length=4000, field="public_message")
@@ -494,6 +506,10 @@ def ticket_transition(
         internal_note=internal_note,
         data={"original": original.reference} if original else {},
     )
+    if image is not None:
+        position = Photo.objects.filter(report_id=ticket.report_id).count()
+        stored = photo_store_original(report=ticket.report, image=image, position=position)
+        transaction.on_commit(functools.partial(_enqueue_photo, stored.pk), robust=True)
     if original is not None:
         _merge_into(ticket.report, original, event)
     elif to_service is not None:

@@ -106,8 +106,11 @@ def test_no_entry_is_fuzzy(catalogue: list[Entry]) -> None:
 def test_placeholders_and_layout_are_kept(catalogue: list[Entry]) -> None:
     wrong = []
     for e in catalogue[1:]:
-        for msgstr in e.msgstrs.values():
-            if "python-format" in e.flags and sorted(_PLACEHOLDER.findall(e.msgid)) != sorted(
+        for key, msgstr in e.msgstrs.items():
+            # Plural forms: msgstr[0] follows the singular, the others the plural (a singular may
+            # leave the count out: « La contribution… » / « Les %(counter)s contributions… »).
+            source = e.msgid_plural if e.msgid_plural and key not in ("msgstr", "msgstr[0]") else e.msgid
+            if "python-format" in e.flags and sorted(_PLACEHOLDER.findall(source)) != sorted(
                 _PLACEHOLDER.findall(msgstr)
             ):
                 wrong.append(f"line {e.line}: placeholders differ in {msgstr!r}")

@@ -38,6 +38,9 @@ class Worker:
     process: subprocess.Popen
     mail_dir: Path
     log_path: Path
+    # MEDIA_ROOT and PRIVATE_MEDIA_ROOT of the worker are files_dir/media and files_dir/private:
+    # tests whose files the worker reads point their settings there.
+    files_dir: Path = Path()
 
     def message_id_counts(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -87,6 +90,8 @@ def run_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
         "REDIS_URL": BROKER_URL,
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
+        "PRIVATE_MEDIA_ROOT": str(base / "private"),
+        "MEDIA_ROOT": str(base / "media"),
         "PYTHONPATH": str(settings.BASE_DIR),
     }
     previous_broker = app.conf.broker_url
@@ -115,7 +120,7 @@ def run_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    worker = Worker(process=process, mail_dir=mail_dir, log_path=log_path)
+    worker = Worker(process=process, mail_dir=mail_dir, log_path=log_path, files_dir=base)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:

@@ -7,7 +7,8 @@ cannot use, so that a typo never silently returns an empty map. Parsed values ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -105,3 +106,61 @@ def day_start(field: str) -> Callable[[str], datetime]:
 def day_end(field: str) -> Callable[[str], datetime]:
     """The first instant of the next day (an exclusive bound: the whole day is included)."""
     return lambda raw: _midnight(_day(raw, field) + timedelta(days=1))
+
+
+_SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,100}$")
+
+
+def slugs(field: str) -> Callable[[str], list[str]]:
+    """Public identifiers (``project=place-du-marche,gare``); an unknown one simply matches nothing."""
+
+    def parse(raw: str) -> list[str]:
+        values = _split(raw, field)
+        bad = [value for value in values if not _SLUG_RE.match(value)]
+        if bad:
+            raise TileError(
+                "filtre_invalide",
+                _("Identifiant invalide pour « %(f)s » : %(list)s.") % {"f": field, "list": ", ".join(bad)},
+                field=field,
+            )
+        return values
+
+    return parse
+
+
+def integers(field: str) -> Callable[[str], list[int]]:
+    """Numeric identifiers (``layer=12,14``), sorted and de-duplicated."""
+
+    def parse(raw: str) -> list[int]:
+        values = _split(raw, field)
+        try:
+            numbers = sorted({int(value) for value in values})
+        except ValueError:
+            numbers = []
+        if not numbers or not all(0 < n < 2**63 for n in numbers):
+            raise TileError(
+                "filtre_invalide",
+                _("« %(f)s » attend des identifiants numériques séparés par des virgules.") % {"f": field},
+                field=field,
+            )
+        return numbers
+
+    return parse
+
+
+def choices(field: str, allowed: Collection[str]) -> Callable[[str], list[str]]:
+    """Values among ``allowed`` (``kind=idee,question``)."""
+
+    def parse(raw: str) -> list[str]:
+        values = _split(raw, field)
+        unknown = [value for value in values if value not in allowed]
+        if unknown:
+            raise TileError(
+                "filtre_invalide",
+                _("Valeurs inconnues pour « %(f)s » : %(list)s (valeurs possibles : %(all)s).")
+                % {"f": field, "list": ", ".join(unknown), "all": ", ".join(sorted(allowed))},
+                field=field,
+            )
+        return values
+
+    return parse

@@ -4,12 +4,13 @@ A layer is data, not code: its SQL source, its geometry column (storage SRID, Gi
 whitelist of public fields with their types, a zoom range, a feature cap per tile, a simplification
 tolerance per zoom, the aggregation of dense points at low zooms, its query-string filters, and
 the tables whose writes change its data version (the tiles migrations install statement-level
-triggers on them; ``tests/tiles`` checks that each declared table has one). Adding a layer (the
-urbanisme app's project perimeters, contributions, planning layers) is one :func:`register` call
-plus a migration with :func:`tiles.versioning.triggers_sql` for its tables.
+triggers on them; ``tests/tiles`` checks that each declared table has one). Adding a layer (as
+the urbanisme app's project perimeters, contributions and planning layers below) is one
+:func:`register` call plus a migration with :func:`tiles.versioning.triggers_sql` for its tables
+(``tiles/migrations/0002_urbanisme_layers.py``).
 
 No personal data may appear in ``fields``: ``signalements_reportcontact`` (names, e-mails, phones)
-is never joined.
+and ``urbanisme_contributionauthor`` are never joined, and neither is a contribution's pseudonym.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.http import QueryDict
 from django.utils.functional import Promise
@@ -30,6 +33,8 @@ from tiles import filters
 from tiles.errors import TileError
 from tiles.filters import Filter
 from tiles.tilemath import MAX_ZOOM
+from urbanisme.models import ContributionKind, LayerKind, ProjectStatus, Visibility
+from urbanisme.phases import CALENDAR_TZ
 
 # Bump when the SQL built from declarations changes shape: it changes every ETag and cache key.
 RENDER_REVISION = 1
@@ -39,6 +44,10 @@ FIELD_TYPES = ("String", "Number", "Boolean")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # Names taken by the URL scheme: /tiles/raster/... serves raster tiles.
 RESERVED_NAMES = frozenset({"raster"})
+# What tiles.sql binds itself (kept here, since tiles.sql imports this module).
+STATEMENT_PARAMETERS = frozenset(
+    {"z", "x", "y", "mvt_layer", "tz", "day", "margin", "cap", "tolerance", "cells", "i0", "i1", "j0", "j1"}
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,15 @@ class VectorLayer:
     buffer: int = 64
     # SQL returning one box2d in the storage SRID for TileJSON ``bounds``; empty: the territories'.
     bounds_sql: str = ""
+    # SQL of a jsonb object whose entries become properties too (ST_AsMVT expands jsonb columns;
+    # null, object and array values are dropped): for layers whose source attributes are public
+    # by construction, such as the planning layers a project team imports to be shown on click.
+    # It must leave out the declared field names.
+    attributes_sql: str = ""
+    # A time zone when the features depend on the calendar day there (the current phase of a
+    # project): the statement binds ``%(day)s`` and the day is part of the ETag and cache key,
+    # since no write happens at midnight to change the data version.
+    calendar_tz: str = ""
 
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name) or self.name in RESERVED_NAMES:
@@ -110,6 +128,15 @@ class VectorLayer:
             raise ValueError(f"layer {self.name}: field names must be unique and not 'geom'")
         if self.cluster and "count" in names:
             raise ValueError(f"layer {self.name}: 'count' is the clusters' field")
+        taken = {f.name for f in self.filters} & STATEMENT_PARAMETERS
+        if taken:
+            raise ValueError(
+                f"layer {self.name}: filter names {sorted(taken)} are the statement's parameters"
+            )
+
+    def today(self) -> date | None:
+        """The calendar day the tiles are drawn for (``None`` unless ``calendar_tz`` is set)."""
+        return datetime.now(ZoneInfo(self.calendar_tz)).date() if self.calendar_tz else None
 
     def tolerance_m(self, z: int) -> float:
         """Simplification tolerance at zoom ``z`` in tile-SRID metres (``simplify_px`` pixels of 256)."""
@@ -150,6 +177,9 @@ class VectorLayer:
             self.buffer,
             tuple((f.name, f.sql, f.type) for f in self.fields),
             tuple((f.name, f.sql) for f in self.filters),
+            # Only when set, so that the ETags of layers without them stay what they were.
+            *((self.attributes_sql,) if self.attributes_sql else ()),
+            *((self.calendar_tz,) if self.calendar_tz else ()),
         )
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
@@ -357,5 +387,197 @@ NETWORK = register(
         feature_cap=10000,
         simplify_px=0.5,
         bounds_sql="SELECT ST_Extent(geom) FROM geo_networkfeature",
+    )
+)
+
+
+# --- Concertation (urbanisme) ------------------------------------------------------------------
+# Public only: published projects; published contributions of published projects, without any
+# author data (not even the pseudonym: ``urbanisme_contributionauthor`` is never joined); the
+# features of published planning layers of published projects.
+
+_PUBLISHED_PROJECT = f"p.status = '{ProjectStatus.PUBLISHED.value}'"
+
+PROJECTS = register(
+    VectorLayer(
+        name="projects",
+        title=gettext_lazy("Projets en concertation"),
+        description=gettext_lazy("Périmètres des projets publiés, avec leur phase en cours."),
+        source="urbanisme_project p",
+        geom="p.perimeter",
+        where=_PUBLISHED_PROJECT,
+        order_by="p.id",
+        fields=(
+            Field("slug", "p.slug", "String", gettext_lazy("identifiant public du projet")),
+            Field("title", "p.title", "String", gettext_lazy("titre du projet")),
+            Field("status", "p.status", "String", gettext_lazy("statut du projet (publie)")),
+            Field(
+                "phase",
+                # Phases never overlap (an exclusion constraint), so at most one row matches.
+                "(SELECT ph.kind FROM urbanisme_phase ph WHERE ph.project_id = p.id"
+                " AND ph.start_date <= %(day)s AND ph.end_date >= %(day)s LIMIT 1)",
+                "String",
+                gettext_lazy("type de la phase en cours (concertation_prealable, enquete_publique…)"),
+            ),
+        ),
+        sources=("urbanisme_project", "urbanisme_phase"),
+        calendar_tz=str(CALENDAR_TZ),
+        minzoom=0,
+        maxzoom=16,
+        feature_cap=2000,
+        simplify_px=0.5,
+        filters=(
+            Filter(
+                "project",
+                "p.slug = ANY(%(project)s)",
+                filters.slugs("project"),
+                gettext_lazy("identifiants publics de projets, séparés par des virgules"),
+            ),
+        ),
+        bounds_sql=f"SELECT ST_Extent(perimeter) FROM urbanisme_project p WHERE {_PUBLISHED_PROJECT}",
+    )
+)
+
+CONTRIBUTIONS = register(
+    VectorLayer(
+        name="contributions",
+        title=gettext_lazy("Contributions"),
+        description=gettext_lazy(
+            "Contributions publiées des projets publics (points, lignes ou polygones) ; "
+            "ni auteur ni pseudonyme."
+        ),
+        source=(
+            "urbanisme_contribution c"
+            " JOIN urbanisme_project p ON p.id = c.project_id"
+            " LEFT JOIN urbanisme_theme th ON th.id = c.theme_id"
+        ),
+        geom="c.geom",
+        where=f"c.visibility = '{Visibility.PUBLISHED.value}' AND {_PUBLISHED_PROJECT}",
+        order_by="c.created_at DESC, c.id DESC",
+        fields=(
+            Field("id", "c.id", "Number", gettext_lazy("identifiant de la contribution")),
+            Field("project", "p.slug", "String", gettext_lazy("identifiant public du projet")),
+            Field("kind", "c.kind", "String", gettext_lazy("nature (idee, question, inquietude…)")),
+            Field("theme", "th.name", "String", gettext_lazy("thème")),
+            Field("supports_count", "c.supports_count", "Number", gettext_lazy("nombre de soutiens")),
+            Field("created_at", _date("c.created_at"), "String", gettext_lazy("date de dépôt (AAAA-MM-JJ)")),
+            Field(
+                "is_answered",
+                "EXISTS (SELECT 1 FROM urbanisme_reply rp WHERE rp.contribution_id = c.id"
+                f" AND rp.is_official AND rp.visibility = '{Visibility.PUBLISHED.value}')",
+                "Boolean",
+                gettext_lazy("a reçu une réponse officielle de l'équipe du projet"),
+            ),
+        ),
+        filters=(
+            Filter(
+                "project",
+                "p.slug = ANY(%(project)s)",
+                filters.slugs("project"),
+                gettext_lazy("identifiants publics de projets, séparés par des virgules"),
+            ),
+            Filter(
+                "kind",
+                "c.kind = ANY(%(kind)s)",
+                filters.choices("kind", ContributionKind.values),
+                gettext_lazy("natures séparées par des virgules"),
+            ),
+        ),
+        sources=("urbanisme_contribution", "urbanisme_project", "urbanisme_theme", "urbanisme_reply"),
+        minzoom=8,
+        maxzoom=16,
+        feature_cap=5000,
+        simplify_px=0.5,
+        bounds_sql=(
+            "SELECT ST_Extent(c.geom) FROM urbanisme_contribution c"
+            " JOIN urbanisme_project p ON p.id = c.project_id"
+            f" WHERE c.visibility = '{Visibility.PUBLISHED.value}' AND {_PUBLISHED_PROJECT}"
+        ),
+    )
+)
+
+# Declared fields of the planning layer: an imported attribute with one of these names is left out
+# of the tile (it stays in the API's GeoJSON).
+_PLANNING_FIELDS = (
+    Field("id", "lf.id", "Number", gettext_lazy("identifiant de l'objet")),
+    Field("layer_id", "l.id", "Number", gettext_lazy("identifiant de la couche")),
+    Field(
+        "layer",
+        "l.slug",
+        "String",
+        gettext_lazy("identifiant de la couche dans le projet : la clé de son style (API « couches »)"),
+    ),
+    Field("layer_name", "l.name", "String", gettext_lazy("nom de la couche")),
+    Field("project", "p.slug", "String", gettext_lazy("identifiant public du projet")),
+    Field("kind", "l.kind", "String", gettext_lazy("vector (import) ou annotation (dessin de l'équipe)")),
+    Field("title", "nullif(lf.title, '')", "String", gettext_lazy("titre (annotations)")),
+    Field("text", "nullif(lf.text, '')", "String", gettext_lazy("texte (annotations)")),
+    Field(
+        "label",
+        f"CASE WHEN l.kind = '{LayerKind.ANNOTATION.value}' THEN nullif(lf.title, '')"
+        " ELSE lf.properties ->> (l.style ->> 'label_field') END",
+        "String",
+        gettext_lazy("étiquette : valeur du champ choisi dans le style (le titre pour les annotations)"),
+    ),
+    Field("color", "l.style ->> 'color'", "String", gettext_lazy("couleur du trait (#rrggbb)")),
+    Field("fill_color", "l.style ->> 'fill_color'", "String", gettext_lazy("couleur de remplissage")),
+    Field("weight", "(l.style ->> 'weight')::float", "Number", gettext_lazy("épaisseur du trait (px)")),
+    Field("opacity", "(l.style ->> 'opacity')::float", "Number", gettext_lazy("opacité du trait (0–1)")),
+    Field(
+        "fill_opacity",
+        "(l.style ->> 'fill_opacity')::float",
+        "Number",
+        gettext_lazy("opacité du remplissage (0–1)"),
+    ),
+)
+
+PLANNING = register(
+    VectorLayer(
+        name="planning",
+        title=gettext_lazy("Couches des projets"),
+        description=gettext_lazy(
+            "Objets des couches publiées des projets (imports et annotations de l'équipe), avec leur "
+            "style et les attributs du fichier importé."
+        ),
+        source=(
+            "urbanisme_layerfeature lf"
+            " JOIN urbanisme_layer l ON l.id = lf.layer_id"
+            " JOIN urbanisme_project p ON p.id = l.project_id"
+        ),
+        geom="lf.geom",
+        where=f"l.is_published AND {_PUBLISHED_PROJECT}",
+        order_by="l.position, l.id, lf.id",
+        fields=_PLANNING_FIELDS,
+        # Nested values (lists) become their JSON text, since MVT values are scalars.
+        attributes_sql=(
+            "(SELECT jsonb_object_agg(k, CASE WHEN jsonb_typeof(v) IN ('object', 'array')"
+            " THEN to_jsonb(v::text) ELSE v END) FROM jsonb_each(lf.properties) e(k, v)"
+            " WHERE k <> ALL(ARRAY[{}]))".format(", ".join(f"'{f.name}'" for f in _PLANNING_FIELDS))
+        ),
+        filters=(
+            Filter(
+                "layer",
+                "l.id = ANY(%(layer)s)",
+                filters.integers("layer"),
+                gettext_lazy("identifiants de couches, séparés par des virgules"),
+            ),
+            Filter(
+                "project",
+                "p.slug = ANY(%(project)s)",
+                filters.slugs("project"),
+                gettext_lazy("identifiants publics de projets, séparés par des virgules"),
+            ),
+        ),
+        sources=("urbanisme_layerfeature", "urbanisme_layer", "urbanisme_project"),
+        minzoom=8,
+        maxzoom=16,
+        feature_cap=10000,
+        simplify_px=0.5,
+        bounds_sql=(
+            "SELECT ST_Extent(lf.geom) FROM urbanisme_layerfeature lf"
+            " JOIN urbanisme_layer l ON l.id = lf.layer_id"
+            " JOIN urbanisme_project p ON p.id = l.project_id"
+            f" WHERE l.is_published AND {_PUBLISHED_PROJECT}"
+        ),
     )
 )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ from tiles.layers import NAME_RE
 from tiles.tilemath import Tile
 
 # Bump when rendering changes (encoder options, resampling rules): it changes every ETag.
-RENDER_REVISION = 1
+RENDER_REVISION = 2
 TILE_SIZES = (256, 512)
 CONTENT_TYPES = {"png": "image/png", "webp": "image/webp"}
 # Local COGs need no directory listing (overviews are internal). (GDAL_CACHEMAX is left to GDAL:
@@ -160,9 +161,14 @@ def tile_image(layer: RasterLayer, tile: Tile, *, tilesize: int, fmt: str) -> by
             return b""
         paletted = bool(src.colormap)
         image = src.tile(tile.x, tile.y, tile.z, tilesize=tilesize, **resampling(src, tile, tilesize))
+        alpha = image.mask
         if paletted:
-            image = image.apply_colormap(src.colormap)
-    alpha = image.mask
+            # The colormap brings its own alpha and rio-tiler drops the file's mask (nodata or an
+            # alpha band, as GDAL adds around a reprojected palette): keep both transparencies.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                image = image.apply_colormap(src.colormap)
+            alpha = np.minimum(alpha, image.mask)
     if not alpha.any():
         return b""
     data = np.asarray(image.array.data)

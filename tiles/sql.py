@@ -12,7 +12,9 @@ Two shapes, both a single statement:
   mean position (inside the cell) with ``count``. The index filter is widened by a hair so that
   floating-point differences between the envelope and the formula lose no point.
 
-Statements are cached per (layer, shape, filters used); values are bound as parameters.
+Statements are cached per (layer, shape, filters used); values are bound as parameters, filters
+under their own names (so these names are reserved: ``tiles.layers.STATEMENT_PARAMETERS``,
+checked when a layer is declared).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from django.conf import settings
 
 from geo.srid import STORAGE_SRID, sql_tile_envelope, sql_to_storage, sql_to_tiles, sql_web_mercator_cell
-from tiles.layers import VectorLayer
+from tiles.layers import STATEMENT_PARAMETERS, VectorLayer
 from tiles.tilemath import Tile
 
 _ENVELOPE = sql_tile_envelope("%(z)s", "%(x)s", "%(y)s")
@@ -44,9 +46,11 @@ def features_sql(layer: VectorLayer, filter_names: tuple[str, ...]) -> str:
     if layer.simplify_px:
         geom = f"ST_SimplifyPreserveTopology({geom}, %(tolerance)s)"
     columns = ", ".join(f"{f.sql} AS {f.name}" for f in layer.fields)
+    if layer.attributes_sql:
+        columns += f", {layer.attributes_sql} AS attributes"
     order = f"ORDER BY {layer.order_by}" if layer.order_by else ""
     return f"""
-SELECT ST_AsMVT(f.*, %(layer)s, {layer.extent}, 'geom')
+SELECT ST_AsMVT(f.*, %(mvt_layer)s, {layer.extent}, 'geom')
 FROM (
   SELECT {columns},
          ST_AsMVTGeom({geom}, {_ENVELOPE}, {layer.extent}, {layer.buffer}, true) AS geom
@@ -67,7 +71,7 @@ def clusters_sql(layer: VectorLayer, filter_names: tuple[str, ...]) -> str:
     column, row = sql_web_mercator_cell("lon", "lat", "%(cells)s")
     point = sql_to_tiles(f"ST_SetSRID(ST_MakePoint(mlon, mlat), {STORAGE_SRID})")
     return f"""
-SELECT ST_AsMVT(f.*, %(layer)s, {layer.extent}, 'geom')
+SELECT ST_AsMVT(f.*, %(mvt_layer)s, {layer.extent}, 'geom')
 FROM (
   SELECT n AS count, ST_AsMVTGeom({point}, {_ENVELOPE}, {layer.extent}, {layer.buffer}, true) AS geom
   FROM (
@@ -97,10 +101,11 @@ def tile_statement(layer: VectorLayer, tile: Tile, filters: dict[str, Any]) -> t
         "z": tile.z,
         "x": tile.x,
         "y": tile.y,
-        "layer": layer.name,
+        "mvt_layer": layer.name,
         "tz": settings.TIME_ZONE,
-        **filters,
     }
+    if layer.calendar_tz:
+        params["day"] = layer.today()
     if layer.clustered(tile.z):
         assert layer.cluster is not None
         per_tile = layer.cluster.cells_per_tile
@@ -108,8 +113,12 @@ def tile_statement(layer: VectorLayer, tile: Tile, filters: dict[str, Any]) -> t
         params["cells"] = per_tile << tile.z
         params["i0"], params["i1"] = tile.x * per_tile, (tile.x + 1) * per_tile
         params["j0"], params["j1"] = tile.y * per_tile, (tile.y + 1) * per_tile
-        return clusters_sql(layer, names), params
-    params["margin"] = layer.buffer / layer.extent
-    params["cap"] = layer.feature_cap
-    params["tolerance"] = layer.tolerance_m(tile.z)
-    return features_sql(layer, names), params
+        sql = clusters_sql(layer, names)
+    else:
+        params["margin"] = layer.buffer / layer.extent
+        params["cap"] = layer.feature_cap
+        params["tolerance"] = layer.tolerance_m(tile.z)
+        sql = features_sql(layer, names)
+    # Filters bind under their own names, which declarations keep apart from these.
+    assert params.keys() <= STATEMENT_PARAMETERS, sorted(params.keys() - STATEMENT_PARAMETERS)
+    return sql, {**params, **filters}

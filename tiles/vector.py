@@ -26,7 +26,10 @@ logger = logging.getLogger(__name__)
 
 def tile_etag(layer: VectorLayer, tile: Tile, filters: dict[str, Any]) -> str:
     """The tile's ETag: reads the layer's data version (its counter rows, by primary key), never the data."""
-    return etag("mvt", layer.name, layer.fingerprint, versioning.data_version(layer.name), str(tile), filters)
+    day = (str(layer.today()),) if layer.calendar_tz else ()
+    return etag(
+        "mvt", layer.name, layer.fingerprint, versioning.data_version(layer.name), str(tile), filters, *day
+    )
 
 
 def tile_mvt(layer: VectorLayer, tile: Tile, filters: dict[str, Any]) -> bytes:

@@ -23,6 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from geo import honeypot
+from geo.access_log import personal_data_accessed
 from geo.models import Organisation, Territory
 from geo.srid import InvalidGeometry, polygon_from_bbox
 from urbanisme import permissions, selectors, serializers, services
@@ -346,6 +348,7 @@ class ContributionListCreate(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         project = _project(request, slug)
+        honeypot.refuse_if_tripped(request.data, where="urbanisme-api:contribution-list")
         data = _validated(serializers.ContributionInput, request.data)
         contribution = services.contribution_create(
             project=project,
@@ -461,6 +464,13 @@ class ModerationQueue(APIView):
             raise NotFound(_("Projet introuvable."))
         personal = permissions.can_view_personal_data(request.user, project)
         items = selectors.moderation_queue(project)[:MAX_PAGE_SIZE]
+        if personal:  # authors shown to the team: one row each in the staff access log
+            personal_data_accessed(
+                user=request.user,
+                topic=[f"contribution:{c.pk}" for c in items if getattr(c, "author", None) is not None],
+                fields=["name", "email"],
+                reason="urbanisme-api:moderation-queue",
+            )
         return Response(
             {
                 "type": "FeatureCollection",

@@ -155,13 +155,14 @@ def _perimeter(value: Any) -> MultiPolygon:
     if geom.geom_type != "MultiPolygon":
         raise ValidationFailed({"perimeter": [_("Le périmètre doit être un polygone ou un multipolygone.")]})
     if not geom.valid:
-        fixed = geom.make_valid()
+        fixed: Any = geom.make_valid()
         polygons = [fixed] if fixed.geom_type == "Polygon" else [g for g in fixed if g.geom_type == "Polygon"]
         if not polygons:
             raise ValidationFailed(
                 {"perimeter": [_("Le périmètre est invalide et ne peut pas être réparé.")]}
             )
         geom = MultiPolygon(*polygons, srid=STORAGE_SRID)
+    assert isinstance(geom, MultiPolygon)
     geom.srid = STORAGE_SRID
     return geom
 
@@ -169,8 +170,14 @@ def _perimeter(value: Any) -> MultiPolygon:
 # --- projects ------------------------------------------------------------------------------------
 
 
+# Path segments of the pages under /projets/ that a project slug must not take.
+RESERVED_SLUGS = frozenset({"abonnement", "desabonnement", "nouveau-projet"})
+
+
 def _unique_slug(title: str, wanted: str | None) -> str:
     base = slugify(wanted or title)[:90] or "projet"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-projet"
     slug, n = base, 2
     while Project.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from urbanisme import api
+from urbanisme import api, layer_urls
 
 app_name = "urbanisme-api"
 
@@ -23,6 +23,7 @@ project_patterns = [
     ),
     path("moderation/", api.ModerationQueue.as_view(), name="moderation-queue"),
     path("bilan/publier/", api.BilanPublish.as_view(), name="bilan-publish"),
+    *layer_urls.urlpatterns,
 ]
 
 urlpatterns = [

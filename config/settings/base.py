@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "urbanisme",
     "tiles",
     "opendata",
+    "privacy",
     "web",
 ]
 
@@ -312,6 +313,80 @@ URBANISME_RASTER_MAX_BYTES = env.int("URBANISME_RASTER_MAX_BYTES", default=500 *
 URBANISME_VECTOR_MAX_BYTES = env.int("URBANISME_VECTOR_MAX_BYTES", default=100 * 1024 * 1024)
 # The largest polygon a contribution may draw (m²): a neighbourhood, not a commune.
 URBANISME_CONTRIBUTION_MAX_AREA_M2 = env.float("URBANISME_CONTRIBUTION_MAX_AREA_M2", default=5_000_000.0)
+# Raster tiles of planning layers: tiles/ asks this function for a COG by name (`couche-<id>`),
+# so that tiles never imports the domain.
+TILES_RASTER_LOOKUP = "urbanisme.rasters.raster_tile_lookup"
+
+# --- privacy (RGPD) ---
+# Retention of personal data (privacy/retention.py, docs/PRIVACY.md), applied every night by the
+# `privacy.retention` beat task and by `manage.py apply_retention [--dry-run]`. Periods in days;
+# an empty value or "off" turns that step off.
+
+
+def _retention_days(name: str, default: int) -> int | None:
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in {"", "off", "none"}:
+        return None
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"{name} : « {raw} » n'est pas un nombre de jours (ou « off »).")
+    return int(raw)
+
+
+# Reporters' contacts (name, e-mail, phone), counted from the ticket's closing (résolu, rejeté, doublon).
+RETENTION_REPORT_CONTACT_DAYS = _retention_days("RETENTION_REPORT_CONTACT_DAYS", 365)
+# Followers of closed reports and archived projects (and unsubscribed followers), after this many days.
+RETENTION_FOLLOWERS_DAYS = _retention_days("RETENTION_FOLLOWERS_DAYS", 90)
+# Project followers who never confirmed their address (double opt-in).
+RETENTION_UNCONFIRMED_FOLLOWERS_DAYS = _retention_days("RETENTION_UNCONFIRMED_FOLLOWERS_DAYS", 30)
+# Private originals of report photos (EXIF: GPS, camera), once the served copies exist.
+RETENTION_PHOTO_ORIGINALS_DAYS = _retention_days("RETENTION_PHOTO_ORIGINALS_DAYS", 30)
+# Private originals of contribution photos, once the served copy exists.
+RETENTION_CONTRIBUTION_PHOTO_ORIGINALS_DAYS = _retention_days(
+    "RETENTION_CONTRIBUTION_PHOTO_ORIGINALS_DAYS", 30
+)
+# Contributors' names and e-mails, after the bilan is published (or the project archived).
+RETENTION_CONTRIBUTION_AUTHORS_DAYS = _retention_days("RETENTION_CONTRIBUTION_AUTHORS_DAYS", 180)
+# Sent or abandoned notifications: addresses, bodies and payloads blanked after this many days.
+RETENTION_OUTBOX_DAYS = _retention_days("RETENTION_OUTBOX_DAYS", 90)
+# The staff access log and the anonymous trace of citizens' requests.
+RETENTION_ACCESS_LOG_DAYS = _retention_days("RETENTION_ACCESS_LOG_DAYS", 365)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)
+if RETENTION_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("RETENTION_BATCH_SIZE doit être un entier positif.")
+# The e-mailed link of « Mes données » (/mes-donnees/): how long it opens the export and erasure.
+PRIVACY_LINK_MAX_AGE_SECONDS = env.int("PRIVACY_LINK_MAX_AGE_SECONDS", default=24 * 3600)
+RATE_LIMITS["privacy_request"] = env("RATE_LIMIT_PRIVACY_REQUEST", default="5/h")
+if not re.match(r"^\s*\d+\s*/\s*\d*\s*[smhd][a-z]*\s*$", RATE_LIMITS["privacy_request"], re.IGNORECASE):
+    raise ImproperlyConfigured("RATE_LIMIT_PRIVACY_REQUEST n'est pas une limite (exemples : 5/h, 3/15m).")
+CELERY_BEAT_SCHEDULE["privacy-retention"] = {
+    "task": "privacy.retention",
+    "schedule": crontab(hour=4, minute=15),
+}
+# Served images (report photos, contribution photos, covers, document images) re-checked for EXIF.
+CELERY_BEAT_SCHEDULE["privacy-served-images"] = {
+    "task": "privacy.served_images_audit",
+    "schedule": crontab(hour=4, minute=45),
+}
+CELERY_TASK_ROUTES["privacy.retention"] = {"queue": "media"}
+CELERY_TASK_ROUTES["privacy.served_images_audit"] = {"queue": "media"}
+# Sign-in lockout (config/lockout.py): after LOGIN_LOCKOUT_ATTEMPTS failures on one username (or
+# LOGIN_LOCKOUT_IP_ATTEMPTS from one address) within LOGIN_LOCKOUT_SECONDS, refused for that long.
+# Active when RATE_LIMITS_ENABLED is too (the switch of every Redis abuse counter).
+LOGIN_LOCKOUT_ENABLED = env.bool("LOGIN_LOCKOUT_ENABLED", default=True)
+LOGIN_LOCKOUT_ATTEMPTS = env.int("LOGIN_LOCKOUT_ATTEMPTS", default=5)
+LOGIN_LOCKOUT_IP_ATTEMPTS = env.int("LOGIN_LOCKOUT_IP_ATTEMPTS", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+LOGIN_LOCKOUT_REDIS_URL = env("LOGIN_LOCKOUT_REDIS_URL", default=None)  # None: the rate limiter's Redis
+if min(LOGIN_LOCKOUT_ATTEMPTS, LOGIN_LOCKOUT_IP_ATTEMPTS, LOGIN_LOCKOUT_SECONDS) < 1:
+    raise ImproperlyConfigured("LOGIN_LOCKOUT_ATTEMPTS, _IP_ATTEMPTS et _SECONDS doivent être positifs.")
+AUTHENTICATION_BACKENDS = ["config.lockout.LockoutModelBackend"]
+MIDDLEWARE = [
+    *MIDDLEWARE,
+    # The lock's message on the sign-in pages (admin and /connexion/), without changing them.
+    "config.lockout.LoginLockoutMiddleware",
+    # Admin pages that show citizens' personal data are written to the access log (geo.access_log).
+    "privacy.middleware.AdminPersonalDataAccessMiddleware",
+]
 
 # --- pages (web/) ---
 # Staff sign in on the site's own page (/connexion/) and land on their queue.
@@ -331,3 +406,7 @@ DIRECTIONS_URL = env(
 )
 if "{lat}" not in DIRECTIONS_URL or "{lon}" not in DIRECTIONS_URL:
     raise ImproperlyConfigured("DIRECTIONS_URL doit contenir {lat} et {lon}.")
+# Address searches per visitor (the server relays them to GEOCODER_URL: not an open proxy).
+RATE_LIMITS["address_search"] = env("RATE_LIMIT_ADDRESS_SEARCH", default="60/h")
+if not re.match(r"^\s*\d+\s*/\s*\d*\s*[smhd][a-z]*\s*$", RATE_LIMITS["address_search"], re.IGNORECASE):
+    raise ImproperlyConfigured("RATE_LIMIT_ADDRESS_SEARCH n'est pas une limite (exemples : 60/h, 10/m).")

@@ -155,10 +155,10 @@ def test_export_task_writes_files_atomically_and_the_index_lists_them(
         real_replace(src, dst)
 
     monkeypatch.setattr(exports.os, "replace", spy)
-    assert export_task.apply().get() == 3
-    names = sorted(p.name for p in directory.iterdir())
+    assert export_task.apply().get() == 3 * len(exports.DATASETS)
+    names = sorted(p.name for p in directory.iterdir() if p.name.startswith("signalements."))
     assert names == ["signalements.csv", "signalements.geojson", "signalements.schema.json"]
-    assert {Path(dst).name for _src, dst in replaced} == set(names)
+    assert {Path(dst).name for _src, dst in replaced} == {p.name for p in directory.iterdir()}
     assert all(Path(src).name.startswith(".") and src.endswith(".tmp") for src, _dst in replaced)
     assert (directory / "signalements.csv").read_bytes().decode() == streamed(
         client, "/opendata/signalements.csv", "text/csv"
@@ -173,6 +173,12 @@ def test_export_task_writes_files_atomically_and_the_index_lists_them(
     assert dataset["live"]["csv"] == "http://testserver/opendata/signalements.csv"
     files = {f["name"]: f for f in dataset["files"]}
     assert set(files) == set(names)
+    assert [d["name"] for d in index["datasets"]] == [
+        "signalements",
+        "projets",
+        "contributions",
+        "couches-projets",
+    ]
     assert files["signalements.csv"]["size"] == (directory / "signalements.csv").stat().st_size
     assert files["signalements.csv"]["url"] == "http://testserver/media/opendata/signalements.csv"
     assert files["signalements.csv"]["modified_at"].endswith("Z")

@@ -57,7 +57,7 @@ def test_conformance_declares_core_geojson_and_oas30(client: Any) -> None:
 def test_collections_list_reports_zones_and_territories_with_extents(client: Any, town: Town) -> None:
     body = get(client, "/ogc/collections")
     by_id = {c["id"]: c for c in body["collections"]}
-    assert set(by_id) == {"reports", "zones", "territories"}
+    assert set(by_id) == {"reports", "zones", "territories", "projects", "contributions", "planning-features"}
     reports = by_id["reports"]
     west, south, east, north = reports["extent"]["spatial"]["bbox"][0]
     lons = [r.location.x for r in town.reports]

@@ -22,7 +22,9 @@ def test_the_demo_loads_three_projects_once_with_one_open_concertation() -> None
     assert calendar.contributions_open and calendar.current.kind == "concertation_prealable"
     # Perimeters are the real ones, credited; the concertation is labelled as invented.
     assert "Rennes Métropole" in eurorennes.source and "fictive" in eurorennes.source
-    assert eurorennes.perimeter.num_geom >= 1 and eurorennes.territory.geom.contains(eurorennes.perimeter.centroid)
+    assert eurorennes.perimeter.num_geom >= 1 and eurorennes.territory.geom.contains(
+        eurorennes.perimeter.centroid
+    )
     contributions = Contribution.objects.filter(project=eurorennes)
     assert contributions.filter(visibility=Visibility.HIDDEN).count() == 1
     assert contributions.exclude(channel=ContributionChannel.WEB).count() == 2
