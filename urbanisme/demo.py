@@ -10,6 +10,7 @@ is always open. Idempotent: a project that exists is left as it is.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -332,6 +333,108 @@ def _contributions(
     return created
 
 
+VOCATIONS = [
+    ("logements", "#b45309", "Logements"),
+    ("bureaux", "#1d4ed8", "Bureaux et activités"),
+    ("espace-vert", "#15803d", "Espaces verts"),
+    ("equipement", "#7e22ce", "Équipements publics"),
+]
+
+
+def _demo_layers(project: Project, planner: Any) -> None:
+    """An invented « esquisse d'îlots » (vector, written in Lambert-93 to exercise reprojection) and a
+    georeferenced « plan de principe » (GeoTIFF drawn here), both labelled as invented."""
+    from urbanisme.layers import vector_layer_import
+    from urbanisme.rasters import raster_to_cog, raster_upload
+
+    perimeter = project.perimeter.transform(2154, clone=True)
+    xmin, ymin, xmax, ymax = perimeter.extent
+    features = []
+    step, n = 150.0, 0
+    y = ymin
+    while y < ymax:
+        x = xmin
+        while x < xmax:
+            cell = GEOSGeometry(
+                f"POLYGON(({x} {y},{x + step} {y},{x + step} {y + step},{x} {y + step},{x} {y}))", srid=2154
+            ).intersection(perimeter)
+            if not cell.empty and cell.area > 2000:
+                code, _colour, label = VOCATIONS[n % len(VOCATIONS)]
+                features.append(
+                    {
+                        "type": "Feature",
+                        "properties": {"ilot": f"Îlot {n + 1}", "vocation": label, "code": code},
+                        "geometry": json.loads(cell.geojson),
+                    }
+                )
+                n += 1
+            x += step
+        y += step
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "esquisse_ilots.geojson"
+        path.write_text(
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+                    "features": features,
+                }
+            ),
+            encoding="utf-8",
+        )
+        vector_layer_import(
+            project=project,
+            actor=planner,
+            path_or_upload=path,
+            name="Esquisse d'îlots (fictive)",
+            description="Découpage fictif de démonstration : îlots de 150 m et vocations inventées.",
+            style={
+                "color": "#1e293b",
+                "fill_color": "#f59e0b",
+                "weight": 1,
+                "opacity": 0.9,
+                "fill_opacity": 0.35,
+                "label_field": "ilot",
+            },
+            legend=[{"label": label, "color": colour} for _code, colour, label in VOCATIONS],
+        )
+        tif = Path(folder) / "plan_de_principe.tif"
+        _write_plan(tif, (xmin, ymin, xmax, ymax))
+        layer = raster_upload(
+            project=project,
+            actor=planner,
+            upload=tif,
+            name="Plan de principe (fictif)",
+            description="Image georéférencée dessinée pour la démonstration.",
+        )
+        raster_to_cog(layer_id=layer.pk)
+
+
+def _write_plan(path: Path, bounds: tuple[float, float, float, float]) -> None:
+    """A 1024 px « plan » in Lambert-93: pale ground, a street grid and a green square, nodata around."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    size = 1024
+    ground = np.full((size, size), 235, dtype=np.uint8)
+    ground[::128, :] = 120
+    ground[:, ::128] = 120
+    red, green, blue = ground.copy(), ground.copy(), ground.copy()
+    red[384:640, 384:640], green[384:640, 384:640], blue[384:640, 384:640] = 120, 190, 120
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:2154",
+        "transform": from_bounds(*bounds, size, size),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.stack([red, green, blue]))
+
+
 @transaction.atomic
 def concertation_demo_load(*, today: date | None = None) -> dict[str, int]:
     """Load the Rennes demo; returns what was created. A second run creates nothing."""
@@ -377,6 +480,7 @@ def concertation_demo_load(*, today: date | None = None) -> dict[str, int]:
             ],
         )
         counts["projects"] += 1
+        _demo_layers(project, planner)
         counts["contributions"] += _contributions(
             project, EURORENNES, planner=planner, moderator=moderator, when=today - timedelta(days=18)
         )

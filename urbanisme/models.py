@@ -338,7 +338,9 @@ class Contribution(models.Model):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="contributions")
-    phase = models.ForeignKey(Phase, on_delete=models.PROTECT, related_name="contributions")
+    # RESTRICT, not PROTECT: a phase holding contributions cannot be deleted alone, but deleting the
+    # whole project takes both.
+    phase = models.ForeignKey(Phase, on_delete=models.RESTRICT, related_name="contributions")
     kind = models.CharField(_("nature"), max_length=12, choices=ContributionKind.choices)
     theme = models.ForeignKey(
         Theme, null=True, blank=True, on_delete=models.SET_NULL, related_name="contributions"
