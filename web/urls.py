@@ -3,7 +3,7 @@ Field services: sign-in, the queue, the ticket page and its actions. Projects co
 
 from django.urls import include, path
 
-from web.views import accounts, filing, public, staff
+from web.views import accounts, dashboard, filing, public, staff
 
 app_name = "web"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("projets/", include("web.project_urls")),
     path("urbanisme/", include("web.planning_urls")),
     path("agents/", staff.queue, name="queue"),
+    path("agents/tableau-de-bord/", dashboard.dashboard, name="dashboard"),
     path("agents/tickets/<str:reference>/", staff.ticket_detail, name="ticket"),
     path("agents/tickets/<str:reference>/<slug:action>/", staff.ticket_action, name="ticket-action"),
 ]

@@ -78,3 +78,13 @@ def js_i18n() -> SafeString:
         for key, value in js_strings().items()
     }
     return json_script(strings, "i18n")
+
+
+@register.simple_tag
+def can_see_dashboard(user: Any) -> bool:
+    """Whether ``user`` may open the organisation dashboard (a manager or administrator; one query)."""
+    from web.dashboard import DASHBOARD_ROLES
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser or user.memberships.filter(role__in=DASHBOARD_ROLES).exists())
