@@ -176,3 +176,28 @@ def init_sentry(
         integrations=[DjangoIntegration(), CeleryIntegration()],
     )
     return True
+
+
+# --- Celery: the request id follows the work into the worker --------------------------------------
+# A task published while serving a request carries its id in a message header; the worker puts it
+# back in ``request_id_var`` for the task's duration, so the worker's log lines (delivery of the
+# e-mails a report caused, a raster conversion) share the id of the request that caused them.
+CELERY_HEADER = "concerto_request_id"
+
+
+def celery_before_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    request_id = request_id_var.get()
+    if headers is not None and request_id != NO_REQUEST and CELERY_HEADER not in headers:
+        headers[CELERY_HEADER] = request_id
+
+
+def celery_task_prerun(task: Any = None, **_: Any) -> None:
+    request = getattr(task, "request", None)
+    value = getattr(request, CELERY_HEADER, None)
+    if value is None:
+        value = (getattr(request, "headers", None) or {}).get(CELERY_HEADER)
+    request_id_var.set(clean_request_id(value) or NO_REQUEST)
+
+
+def celery_task_postrun(**_: Any) -> None:
+    request_id_var.set(NO_REQUEST)
