@@ -451,3 +451,35 @@ def test_a_real_worker_converts_the_upload(raster_worker, plan_tif, client):
         time.sleep(0.2)
     assert layer.raster_status == RasterStatus.READY, layer.raster_error
     assert fetch(client, layer, tile_for_lonlat(*lonlat(150, 100), 17)).status_code == 200
+
+
+def test_a_hostile_geotiff_with_absurd_dimensions_is_refused_before_any_decoding(
+    concertation: Concertation, storage, tmp_path
+):
+    # given a sparse GeoTIFF whose header claims 200,000 x 200,000 pixels (40 gigapixels) in a few KB
+    x, y = lambert(200, 150)
+    bomb = tmp_path / "bombe.tif"
+    with rasterio.open(
+        bomb,
+        "w",
+        driver="GTiff",
+        width=200_000,
+        height=200_000,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:2154",
+        transform=from_origin(x, y, 0.001, 0.001),
+        tiled=True,
+        compress="deflate",
+        sparse_ok=True,
+    ):
+        pass
+    assert bomb.stat().st_size < 5_000_000
+    # when a planner uploads it, then it is refused with a clear 422 and nothing is stored
+    with pytest.raises(ValidationFailed) as caught:
+        rasters.raster_upload(
+            project=concertation.project, actor=concertation.planner, upload=as_upload(bomb), name="Bombe"
+        )
+    assert caught.value.code == "image_trop_grande" and caught.value.status == 422
+    assert "200000 x 200000" in caught.value.message
+    assert not concertation.project.layers.exists()
