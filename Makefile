@@ -78,6 +78,14 @@ bench: system venv
 bench-tiles: system venv
 	$(PY) bench/tiles.py
 
+# Faults and load on loopback (tests/resilience, about 3 minutes): 50 clients for
+# RESILIENCE_LOAD_SECONDS (60), broker outage, worker SIGKILL, then a PostgreSQL cluster restart
+# (disconnects every client of the cluster). Not part of `make test`. Figures: docs/RELIABILITY.md.
+.PHONY: test-resilience
+test-resilience: setup
+	RESILIENCE=1 DJANGO_SETTINGS_MODULE=config.settings.test TEST_DATABASE_NAME=test_concerto_resil \
+		$(VENV)/bin/pytest -p no:cacheprovider -s tests/resilience $(PYTEST_ARGS)
+
 clean-venv:
 	rm -rf $(VENV)
 

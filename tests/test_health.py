@@ -62,3 +62,25 @@ def test_503_naming_the_database_when_it_is_down():
 
 def test_only_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_the_api_answers_503_with_retry_after_when_the_database_is_down():
+    """Filing while PostgreSQL is unreachable: « try again », not a server error (RELIABILITY.md, scenario 4)."""
+    code = (
+        "import django, json; django.setup(); from django.test import Client; c = Client(); "
+        "r = c.post('/api/signalements/', {'lon': 2.35, 'lat': 48.85, 'category': 'x'}, content_type='application/json'); "
+        "print(r.status_code, r.get('Retry-After')); print(r.content.decode()); "
+        "p = c.get('/signaler/'); print(p.status_code, p.get('Retry-After'))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": "postgis://postgres@127.0.0.1:1/nowhere",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    api_line, body, page_line = result.stdout.strip().split("\n")[:3]
+    assert api_line == "503 5", result.stderr[-2000:]
+    assert json.loads(body)["code"] == "service_indisponible"
+    assert page_line == "503 5", result.stderr[-2000:]

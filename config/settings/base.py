@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.observability.RequestIdMiddleware",
     "config.metrics.MetricsMiddleware",
+    # Outermost after ids and metrics: a database outage anywhere below becomes a 503 + Retry-After.
+    "config.availability.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.security.SecurityHeadersMiddleware",
     "config.security.RejectNulBytesMiddleware",
