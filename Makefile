@@ -43,7 +43,7 @@ demo: migrate
 	$(PY) manage.py load_demo_concertation
 
 # Typed core: the rules (routing, workflow) and the write/read functions.
-TYPED := geo/srid.py geo/routing.py geo/coverage.py geo/outbox.py geo/images.py signalements/workflow.py \
+TYPED := geo/srid.py geo/text.py geo/errors.py geo/routing.py geo/coverage.py geo/outbox.py geo/images.py signalements/workflow.py \
 	signalements/services.py signalements/selectors.py signalements/permissions.py signalements/open311 tiles opendata \
 	geo/shapes.py urbanisme/phases.py urbanisme/services.py urbanisme/selectors.py urbanisme/permissions.py \
 	urbanisme/layers.py urbanisme/rasters.py urbanisme/bilan.py

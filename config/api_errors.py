@@ -16,9 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from signalements.errors import ReportError, ValidationFailed
-from urbanisme.errors import UrbanismeError
-from urbanisme.errors import ValidationFailed as UrbanismeValidationFailed
+from geo.errors import DomainError, DomainValidationFailed
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -47,9 +45,9 @@ def body(code: str, message: str, errors: dict[str, list[str]] | None = None) ->
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, ValidationFailed | UrbanismeValidationFailed):
+    if isinstance(exc, DomainValidationFailed):
         return Response(body(exc.code, exc.message, exc.errors), status=exc.status)
-    if isinstance(exc, ReportError | UrbanismeError):
+    if isinstance(exc, DomainError):
         errors = {exc.field: [exc.message]} if exc.field else None
         return Response(body(exc.code, exc.message, errors), status=exc.status)
     if isinstance(exc, RequestDataTooBig):

@@ -51,3 +51,34 @@ class NoServiceForCategory(GeoError):
             % {"category": category_name, "territory": ", ".join(territory_names)}
         )
         self.category_name = category_name
+
+
+class DomainError(Exception):
+    """A refusal of a domain (signalements, urbanisme): ``code`` for programs, ``message`` for people,
+    ``status`` for HTTP. Each domain subclasses it with its own names; ``config.api_errors`` renders
+    every subclass the same way."""
+
+    code = "erreur"
+    status = 400
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.field = field
+
+
+class DomainValidationFailed(DomainError):
+    """Bad input, with the errors of each field (``{"location": ["…"], ...}``)."""
+
+    code = "donnees_invalides"
+
+    def __init__(self, errors: dict[str, list[str]], *, status: int = 400, code: str | None = None) -> None:
+        first = next(iter(errors.values()))[0] if errors else ""
+        super().__init__(first, status=status, code=code)
+        self.errors = errors

@@ -1,40 +1,21 @@
 """Stable error codes of the signalements domain, with the HTTP status the API gives them.
 
-A service raises these; ``signalements.api`` turns them into JSON answers with a French message and
-per-field errors. Codes never change; messages are translated.
+A service raises these; ``config.api_errors`` turns them into JSON answers with a French message and
+per-field errors. Codes never change; messages are translated. The base classes live in
+``geo.errors``, shared with urbanisme.
 """
 
 from __future__ import annotations
 
-
-class ReportError(Exception):
-    """A refusal of the domain: ``code`` for programs, ``message`` for people, ``status`` for HTTP."""
-
-    code = "erreur"
-    status = 400
-
-    def __init__(
-        self, message: str, *, code: str | None = None, status: int | None = None, field: str | None = None
-    ):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status:
-            self.status = status
-        self.field = field
+from geo.errors import DomainError, DomainValidationFailed
 
 
-class ValidationFailed(ReportError):
+class ReportError(DomainError):
+    """A refusal of the signalements domain."""
+
+
+class ValidationFailed(DomainValidationFailed, ReportError):
     """Bad input, with the errors of each field (``{"location": ["…"], ...}``)."""
-
-    code = "donnees_invalides"
-    status = 400
-
-    def __init__(self, errors: dict[str, list[str]], *, status: int = 400, code: str | None = None) -> None:
-        first = next(iter(errors.values()))[0] if errors else ""
-        super().__init__(first, status=status, code=code)
-        self.errors = errors
 
 
 class NotFound(ReportError):

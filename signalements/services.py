@@ -12,7 +12,6 @@ import functools
 import hashlib
 import logging
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,8 @@ from geo.images import ImageError, ValidatedImage, validate_image
 from geo.models import Category, Service
 from geo.routing import Decision, route
 from geo.srid import InvalidGeometry, point_from_lonlat
+from geo.text import clean_text as _clean_text
+from geo.text import person_fingerprint
 from signalements import notifications, permissions, workflow
 from signalements.errors import Conflict, NotFound, ReportError, ValidationFailed
 from signalements.models import (
@@ -77,18 +78,8 @@ class FiledReport:
 
 
 def clean_text(value: str | None, *, max_length: int, field: str) -> str:
-    """Plain text: normalised, control characters removed (newlines and tabs kept), length checked."""
-    text = unicodedata.normalize("NFC", value or "")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
-    if len(text) > max_length:
-        raise ValidationFailed(
-            {
-                field: [
-                    _("%(max)d caractères au plus (%(len)d reçus).") % {"max": max_length, "len": len(text)}
-                ]
-            }
-        )
-    return text
+    """``geo.text.clean_text`` raising this domain's validation error."""
+    return _clean_text(value, max_length=max_length, field=field, error=ValidationFailed)
 
 
 def _clean_contact(contact: ContactInput | None) -> ContactInput | None:
@@ -391,14 +382,8 @@ def report_confirm_email(*, token: str) -> Report:
 
 
 def support_fingerprint(*, user: Any = None, email: str = "", client: str = "") -> str:
-    """A keyed hash that counts each person once without storing who they are."""
-    if getattr(user, "is_authenticated", False):
-        basis = f"user:{user.pk}"
-    elif email:
-        basis = f"email:{email.strip().lower()}"
-    else:
-        basis = f"client:{client}"
-    return hashlib.sha256(f"{settings.SECRET_KEY}|{basis}".encode()).hexdigest()
+    """A keyed hash that counts each person once without storing who they are (``geo.text``)."""
+    return person_fingerprint(user=user, email=email, client=client, scope="")
 
 
 @transaction.atomic

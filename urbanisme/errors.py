@@ -1,39 +1,21 @@
 """Stable error codes of the urbanisme domain, with the HTTP status the API gives them.
 
 Services raise these; ``config.api_errors`` turns them into the one JSON error shape with a French
-message and per-field errors. Codes never change; messages are translated.
+message and per-field errors. Codes never change; messages are translated. The base classes live
+in ``geo.errors``, shared with signalements.
 """
 
 from __future__ import annotations
 
-
-class UrbanismeError(Exception):
-    """A refusal of the domain: ``code`` for programs, ``message`` for people, ``status`` for HTTP."""
-
-    code = "erreur"
-    status = 400
-
-    def __init__(
-        self, message: str, *, code: str | None = None, status: int | None = None, field: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status:
-            self.status = status
-        self.field = field
+from geo.errors import DomainError, DomainValidationFailed
 
 
-class ValidationFailed(UrbanismeError):
+class UrbanismeError(DomainError):
+    """A refusal of the urbanisme domain."""
+
+
+class ValidationFailed(DomainValidationFailed, UrbanismeError):
     """Bad input, with the errors of each field (``{"geometry": ["…"]}``)."""
-
-    code = "donnees_invalides"
-
-    def __init__(self, errors: dict[str, list[str]], *, status: int = 400, code: str | None = None) -> None:
-        first = next(iter(errors.values()))[0] if errors else ""
-        super().__init__(first, status=status, code=code)
-        self.errors = errors
 
 
 class NotFound(UrbanismeError):

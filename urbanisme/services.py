@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,6 +32,8 @@ from geo.images import ImageError, strip_and_resize, validate_image
 from geo.models import Organisation, Territory
 from geo.shapes import ShapeLimits, clean_drawn_shape
 from geo.srid import STORAGE_SRID, InvalidGeometry, geometry_from_geojson, sql_buffer_m, to_storage
+from geo.text import clean_text as _clean_text
+from geo.text import person_fingerprint
 from urbanisme import notifications, permissions
 from urbanisme.errors import Closed, Conflict, Forbidden, NotFound, ValidationFailed
 from urbanisme.models import (
@@ -76,20 +77,8 @@ _PDF_MAGIC = b"%PDF-"
 
 
 def clean_text(value: str | None, *, max_length: int, field: str, required: bool = False) -> str:
-    """Plain text: NFC, control characters removed (newlines and tabs kept), length checked."""
-    text = unicodedata.normalize("NFC", value or "")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
-    if required and not text:
-        raise ValidationFailed({field: [_("Ce champ est obligatoire.")]})
-    if len(text) > max_length:
-        raise ValidationFailed(
-            {
-                field: [
-                    _("%(max)d caractères au plus (%(len)d reçus).") % {"max": max_length, "len": len(text)}
-                ]
-            }
-        )
-    return text
+    """``geo.text.clean_text`` raising this domain's validation error."""
+    return _clean_text(value, max_length=max_length, field=field, required=required, error=ValidationFailed)
 
 
 def _clean_email(value: str | None, field: str = "email") -> str:
@@ -113,14 +102,8 @@ def _hash_token(token: str) -> str:
 
 
 def support_fingerprint(*, user: Any = None, email: str = "", client: str = "") -> str:
-    """A keyed hash that counts each person once without storing who they are."""
-    if getattr(user, "is_authenticated", False):
-        basis = f"user:{user.pk}"
-    elif email:
-        basis = f"email:{email.strip().lower()}"
-    else:
-        basis = f"client:{client}"
-    return hashlib.sha256(f"{settings.SECRET_KEY}|urbanisme|{basis}".encode()).hexdigest()
+    """A keyed hash that counts each person once without storing who they are (``geo.text``)."""
+    return person_fingerprint(user=user, email=email, client=client, scope="urbanisme")
 
 
 def phase_dates(phases: Sequence[Phase]) -> list[PhaseDates]:
