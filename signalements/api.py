@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.gis.geos import Polygon
 from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
@@ -30,7 +29,8 @@ from rest_framework.views import APIView
 from geo import honeypot
 from geo.access_log import personal_data_accessed
 from geo.models import Category, Service
-from geo.srid import InvalidGeometry, point_from_lonlat, polygon_from_bbox
+from geo.params import bbox_param, int_param
+from geo.srid import InvalidGeometry, point_from_lonlat
 from signalements import permissions, selectors, serializers, services
 from signalements.errors import NotFound, ValidationFailed
 from signalements.models import Channel, Report, Ticket, TicketState
@@ -46,33 +46,7 @@ def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
 
 
 def _int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValidationFailed({name: [_("Un nombre entier est attendu.")]}) from exc
-    if not low <= value <= high:
-        raise ValidationFailed(
-            {name: [_("Valeur entre %(low)d et %(high)d attendue.") % {"low": low, "high": high}]}
-        )
-    return value
-
-
-def _bbox(raw: str) -> Polygon:
-    try:
-        return polygon_from_bbox(*(float(part) for part in raw.split(",")))
-    except (TypeError, ValueError, InvalidGeometry) as exc:
-        raise ValidationFailed(
-            {
-                "bbox": [
-                    _(
-                        "bbox attendu : ouest,sud,est,nord en degrés WGS84, l'ouest avant l'est et le sud avant le nord."
-                    )
-                ]
-            }
-        ) from exc
+    return int_param(request.query_params, name, default, low=low, high=high)
 
 
 def _date_param(request: Request, name: str, *, end: bool = False) -> datetime | None:
@@ -123,7 +97,7 @@ class ReportListCreate(APIView):
         if raw := params.get("service"):
             qs = qs.filter(ticket__service_id=_int_param(request, "service", 0, low=1, high=2**31 - 1))
         if raw := params.get("bbox"):
-            qs = qs.filter(location__intersects=_bbox(raw))
+            qs = qs.filter(location__intersects=bbox_param(raw))
         if after := _date_param(request, "created_after"):
             qs = qs.filter(created_at__gte=after)
         if before := _date_param(request, "created_before", end=True):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.gis.geos import Polygon
 from django.core.paginator import EmptyPage, Paginator
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -26,7 +25,7 @@ from rest_framework.views import APIView
 from geo import honeypot
 from geo.access_log import personal_data_accessed
 from geo.models import Organisation, Territory
-from geo.srid import InvalidGeometry, polygon_from_bbox
+from geo.params import bbox_param, int_param
 from urbanisme import permissions, selectors, serializers, services
 from urbanisme.errors import NotFound, ValidationFailed
 from urbanisme.models import Contribution, ContributionKind, Project, Reply
@@ -57,27 +56,7 @@ def _contribution(project: Project, pk: int) -> Contribution:
 
 
 def _int(request: Request, name: str, default: int | None, *, low: int, high: int) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValidationFailed({name: [_("Nombre entier attendu.")]}) from exc
-    if not low <= value <= high:
-        raise ValidationFailed(
-            {name: [_("Valeur attendue entre %(low)d et %(high)d.") % {"low": low, "high": high}]}
-        )
-    return value
-
-
-def _bbox(raw: str) -> Polygon:
-    try:
-        west, south, east, north = (float(v) for v in raw.split(","))
-        return polygon_from_bbox(west, south, east, north)
-    except ValueError as exc:
-        message = str(exc) if isinstance(exc, InvalidGeometry) else _("bbox attendu : ouest,sud,est,nord.")
-        raise ValidationFailed({"bbox": [message]}) from exc
+    return int_param(request.query_params, name, default, low=low, high=high)
 
 
 def _client(request: Request) -> str:
@@ -318,7 +297,7 @@ class ContributionListCreate(APIView):
             kind=kind,
             theme_id=_int(request, "theme", None, low=1, high=2**31 - 1),
             phase_id=_int(request, "phase", None, low=1, high=2**31 - 1),
-            bbox=_bbox(params["bbox"]) if params.get("bbox") else None,
+            bbox=bbox_param(params["bbox"]) if params.get("bbox") else None,
             answered=answered,
             order=params.get("order", "recent"),
         )

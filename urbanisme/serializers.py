@@ -225,13 +225,16 @@ def reply_data(reply: Reply) -> dict[str, Any]:
     }
 
 
-def contribution_feature(contribution: Contribution, *, detail: bool = False) -> dict[str, Any]:
+def contribution_feature(
+    contribution: Contribution, *, detail: bool = False, reveal: bool = False
+) -> dict[str, Any]:
+    """The public feature; a hidden contribution shows only its reason unless ``reveal`` (the team's view)."""
     base: dict[str, Any] = {
         "id": contribution.pk,
         "phase": contribution.phase_id,
         "created_at": _date(contribution.created_at),
     }
-    if contribution.visibility == Visibility.HIDDEN:
+    if contribution.visibility == Visibility.HIDDEN and not reveal:
         base.update(
             {
                 "hidden": True,
@@ -242,7 +245,7 @@ def contribution_feature(contribution: Contribution, *, detail: bool = False) ->
         return {"type": "Feature", "id": contribution.pk, "geometry": None, "properties": base}
     base.update(
         {
-            "hidden": False,
+            "hidden": contribution.visibility == Visibility.HIDDEN,
             "kind": contribution.kind,
             "kind_label": str(contribution.get_kind_display()),
             "theme": contribution.theme.name if contribution.theme else None,
@@ -269,9 +272,7 @@ def contribution_feature(contribution: Contribution, *, detail: bool = False) ->
 
 def contribution_staff(contribution: Contribution, *, personal: bool) -> dict[str, Any]:
     """The moderation view: everything, including pending items; the author only for the team."""
-    data = contribution_feature(contribution)
-    if contribution.visibility == Visibility.HIDDEN:
-        data = contribution_feature(_unhidden(contribution))
+    data = contribution_feature(contribution, reveal=True)
     data["properties"].update(
         {"visibility": contribution.visibility, "hidden_reason": contribution.hidden_reason}
     )
@@ -281,12 +282,3 @@ def contribution_staff(contribution: Contribution, *, personal: bool) -> dict[st
             {"name": author.name, "email": author.email, "notify": author.notify} if author else None
         )
     return data
-
-
-def _unhidden(contribution: Contribution) -> Contribution:
-    clone = Contribution(
-        **{f.attname: getattr(contribution, f.attname) for f in Contribution._meta.concrete_fields}
-    )
-    clone.visibility = Visibility.PUBLISHED
-    clone.is_answered = getattr(contribution, "is_answered", False)  # type: ignore[attr-defined]
-    return clone
