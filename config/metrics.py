@@ -142,6 +142,7 @@ class StateCollector(Collector):
             pending=Count("id", filter=pending),
             failed=Count("id", filter=Q(state=OutboxMessage.State.FAILED)),
             retrying=Count("id", filter=pending & Q(attempts__gt=0)),
+            sending=Count("id", filter=Q(state=OutboxMessage.State.SENDING)),
             oldest=Min("created_at", filter=pending),
         )
         yield GaugeMetricFamily(
@@ -151,6 +152,11 @@ class StateCollector(Collector):
             "concerto_outbox_failed",
             "Notifications abandoned after OUTBOX_MAX_ATTEMPTS (delivery failures).",
             value=outbox["failed"],
+        )
+        yield GaugeMetricFamily(
+            "concerto_outbox_sending",
+            "Notifications claimed by a worker: being sent, or in doubt if their worker died (lease).",
+            value=outbox["sending"],
         )
         yield GaugeMetricFamily(
             "concerto_outbox_retrying",

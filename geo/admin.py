@@ -8,7 +8,7 @@ The outbox (notifications of every domain) is read-only, with an action to send 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import FloatField, QuerySet
+from django.db.models import FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.utils import timezone
@@ -171,7 +171,11 @@ class OutboxAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Renvoyer maintenant (remet en attente)"))
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        count = queryset.exclude(state=OutboxMessage.State.SENT).update(
-            state=OutboxMessage.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+        # A row being sent right now (under lease) is left to its worker: re-queuing it could send twice.
+        in_flight = Q(state=OutboxMessage.State.SENDING, next_attempt_at__gt=timezone.now())
+        count = (
+            queryset.exclude(state=OutboxMessage.State.SENT)
+            .exclude(in_flight)
+            .update(state=OutboxMessage.State.PENDING, attempts=0, next_attempt_at=timezone.now())
         )
         messages.success(request, _("%(n)d notification(s) remise(s) en attente.") % {"n": count})

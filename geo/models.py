@@ -361,9 +361,9 @@ class OutboxMessage(models.Model):
     ``"project:42"``) without a foreign key into a domain: the admin filters on it and erasing a
     person's data finds their messages by it.
 
-    ``dedupe_key`` makes enqueuing idempotent; ``state`` with a row lock makes delivery at most
-    once per success. The webhook receiver gets ``id`` in a header to drop the rare replay after a
-    crash between sending and recording.
+    ``dedupe_key`` makes enqueuing idempotent. ``sending`` is a claim with a lease
+    (``next_attempt_at``): a worker that dies while sending leaves it, and the row is sent again once
+    the lease runs out, that attempt counted. The receiver gets ``id`` in a header to drop that replay.
     """
 
     class Kind(models.TextChoices):
@@ -372,6 +372,7 @@ class OutboxMessage(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", _("En attente")
+        SENDING = "sending", _("En cours d'envoi")
         SENT = "sent", _("Envoyé")
         FAILED = "failed", _("Abandonné")
 
@@ -394,7 +395,11 @@ class OutboxMessage(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         indexes = [
-            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="outbox_due_idx")
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state__in=["pending", "sending"]),
+                name="outbox_due_idx",
+            )
         ]
 
     def __str__(self) -> str:

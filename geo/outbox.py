@@ -8,13 +8,15 @@ only moves rows forward:
 * :func:`outbox_enqueue` writes the row (idempotent by ``dedupe_key``) and, once the caller's
   transaction commits, publishes one delivery task. A broker outage is logged and swallowed: the
   citizen's request succeeds and the beat sweeper sends the row later.
-* :func:`outbox_deliver` locks the row (``SKIP LOCKED``), sends it if it is still pending and due,
-  and records success or the next attempt with exponential back-off. A duplicated or retried task
-  finds the row sent (or locked) and does nothing.
+* :func:`outbox_deliver` claims the row (the attempt counted and a lease taken, committed), sends it
+  outside any transaction, and records success or the next attempt with exponential back-off. A
+  duplicated or retried task finds the row sent or under lease and does nothing.
 * :func:`outbox_sweep` (beat, every ``OUTBOX_SWEEP_SECONDS``) publishes a task for every due row.
 
-A crash between sending and committing ``sent`` sends once more on the next sweep: e-mails carry a
-stable ``Message-ID`` and webhooks an ``X-Concerto-Delivery`` id so that receivers can drop replays.
+A worker that dies while sending leaves the row ``sending``; once the lease runs out it is sent again,
+the lost attempt counted. Nobody can know whether the dead worker's request reached the receiver, so
+the resend is unavoidable: e-mails carry a stable ``Message-ID`` and webhooks an ``Idempotency-Key``
+(and ``X-Concerto-Delivery``) so that the receiver processes each message exactly once.
 
 The outbox belongs to ``geo`` because every domain (``signalements``, ``urbanisme``) sends through
 it and the domains never import each other: callers say what a message is about with a free
@@ -58,6 +60,13 @@ _POOL_ACQUIRE_TIMEOUT_SECONDS = 1.0
 SIGNATURE_HEADER = "X-Concerto-Signature"
 DELIVERY_HEADER = "X-Concerto-Delivery"
 EVENT_HEADER = "X-Concerto-Event"
+ATTEMPT_HEADER = "X-Concerto-Attempt"
+# The header name of the IETF draft "The Idempotency-Key HTTP Header Field": receivers that already
+# deduplicate requests (payment-style APIs, most ticketing tools) do it with no code of their own.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Rows a delivery may take: pending and due, or sending with an expired lease (their worker died).
+DUE_STATES = (State.PENDING, State.SENDING)
+INTERRUPTED_ERROR = "interrompu pendant l'envoi (worker perdu) à chaque tentative"
 
 
 class DeliveryError(Exception):
@@ -180,9 +189,12 @@ def _publish_deliveries(message_ids: list[int]) -> None:
 
 
 def outbox_due_ids(*, limit: int = 500) -> list[int]:
-    """Pending rows whose next attempt is due, oldest first (served by the partial index)."""
+    """Rows due for an attempt, oldest first (served by the partial index).
+
+    Pending rows whose back-off has run out, and ``sending`` rows whose lease has: their worker died.
+    """
     return list(
-        OutboxMessage.objects.filter(state=State.PENDING, next_attempt_at__lte=timezone.now())
+        OutboxMessage.objects.filter(state__in=DUE_STATES, next_attempt_at__lte=timezone.now())
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -204,63 +216,131 @@ def outbox_sweep() -> int:
 
 
 def outbox_deliver(*, message_id: int) -> str:
-    """Send one row if it is pending and due; record the result. Returns the row's state.
+    """Send one row if it is due; record the result. Returns the row's state.
 
-    The row stays locked while sending so that two workers never send it twice; a row locked by
-    another worker, not due, already sent or abandoned is left alone.
+    Three short steps instead of one long transaction, so that a worker that dies while sending (a
+    SIGKILL, the task's hard time limit, an out-of-memory kill) still leaves a trace:
+
+    1. *claim*: lock the row (``SKIP LOCKED``), count the attempt, mark it ``sending`` with a lease
+       (``next_attempt_at`` = now + ``OUTBOX_LEASE_SECONDS``) and commit. A concurrent or duplicated
+       task finds it locked, ``sending`` under lease, or ``sent``, and leaves it alone.
+    2. *send*, holding no lock and no transaction (a slow receiver no longer holds a database
+       connection in a transaction, which a transaction-mode pooler would pin).
+    3. *record*: ``sent``, or back to ``pending`` with back-off, or ``failed`` — only if the claim is
+       still ours (``attempts`` is the fencing token: a worker that outlived its lease, whose row was
+       claimed again, does not overwrite the newer claim).
+
+    A row whose lease ran out while ``sending`` is *in doubt*: its worker died after claiming. It is
+    due again (the sweeper finds it); the attempt it used has been counted, so a message that kills
+    its worker every time reaches ``OUTBOX_MAX_ATTEMPTS`` and ``failed`` instead of looping forever.
+    The resend carries the same delivery id (``Idempotency-Key``), which is what makes the delivery
+    exactly once for a receiver that keeps the ids it has processed (docs/adr/0004-outbox.md).
     """
+    claim = _claim(message_id)
+    if isinstance(claim, str):
+        return claim
+    message = claim
+    try:
+        if message.kind == Kind.EMAIL:
+            _send_email(message)
+        elif message.kind == Kind.WEBHOOK:
+            _send_webhook(message)
+        else:
+            raise DeliveryError(f"unknown kind {message.kind!r}")
+    except Exception as exc:
+        return _record_failure(message, exc, timezone.now())
+    return _record_success(message)
+
+
+def _claim(message_id: int) -> OutboxMessage | str:
+    """Count the attempt and take the lease in a committed transaction; the row, or its state if not ours."""
     now = timezone.now()
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(pk=message_id, state=State.PENDING, next_attempt_at__lte=now)
+            .filter(pk=message_id, state__in=DUE_STATES, next_attempt_at__lte=now)
             .first()
         )
         if message is None:
             state = OutboxMessage.objects.filter(pk=message_id).values_list("state", flat=True).first()
             return state or "missing"
+        if message.state == State.SENDING:
+            logger.warning(
+                "Outbox message %s (%s): attempt %s was interrupted while sending (worker lost); "
+                "sending again with the same delivery id.",
+                message.pk,
+                message.kind,
+                message.attempts,
+            )
+            if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                message.last_error = INTERRUPTED_ERROR
+                _abandon(message)
+                message.save(update_fields=["state", "last_error"])
+                return message.state
         message.attempts += 1
-        try:
-            if message.kind == Kind.EMAIL:
-                _send_email(message)
-            elif message.kind == Kind.WEBHOOK:
-                _send_webhook(message)
-            else:
-                raise DeliveryError(f"unknown kind {message.kind!r}")
-        except Exception as exc:
-            _record_failure(message, exc, now)
-        else:
-            message.state = State.SENT
-            message.sent_at = timezone.now()
-            message.last_error = ""
-            message.save(update_fields=["state", "sent_at", "attempts", "last_error"])
-    return message.state
+        message.state = State.SENDING
+        message.next_attempt_at = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+        message.save(update_fields=["state", "attempts", "next_attempt_at"])
+    return message
 
 
-def _record_failure(message: OutboxMessage, exc: Exception, now: datetime) -> None:
-    message.last_error = _describe_error(exc, message)
-    max_attempts = settings.OUTBOX_MAX_ATTEMPTS
-    if message.attempts >= max_attempts:
-        message.state = State.FAILED
-        logger.error(
-            "Outbox message %s (%s) abandoned after %s attempts: %s",
-            message.pk,
-            message.kind,
-            message.attempts,
-            message.last_error,
+def _ours(message: OutboxMessage) -> Any:
+    """The row as long as our claim holds: same attempt number, still ``sending``."""
+    return OutboxMessage.objects.filter(pk=message.pk, state=State.SENDING, attempts=message.attempts)
+
+
+def _record_success(message: OutboxMessage) -> str:
+    updated = _ours(message).update(state=State.SENT, sent_at=timezone.now(), last_error="")
+    if not updated:
+        _log_lost_claim(message)
+        return (
+            OutboxMessage.objects.filter(pk=message.pk).values_list("state", flat=True).first() or "missing"
         )
+    return State.SENT
+
+
+def _record_failure(message: OutboxMessage, exc: Exception, now: datetime) -> str:
+    message.last_error = _describe_error(exc, message)
+    if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        _abandon(message)
     else:
+        message.state = State.PENDING
         message.next_attempt_at = now + backoff_delay(message.attempts)
         logger.warning(
             "Outbox message %s (%s) failed, attempt %s/%s, next at %s: %s",
             message.pk,
             message.kind,
             message.attempts,
-            max_attempts,
+            settings.OUTBOX_MAX_ATTEMPTS,
             message.next_attempt_at.isoformat(),
             message.last_error,
         )
-    message.save(update_fields=["state", "attempts", "last_error", "next_attempt_at"])
+    updated = _ours(message).update(
+        state=message.state, last_error=message.last_error, next_attempt_at=message.next_attempt_at
+    )
+    if not updated:
+        _log_lost_claim(message)
+    return message.state
+
+
+def _abandon(message: OutboxMessage) -> None:
+    message.state = State.FAILED
+    logger.error(
+        "Outbox message %s (%s) abandoned after %s attempts: %s",
+        message.pk,
+        message.kind,
+        message.attempts,
+        message.last_error,
+    )
+
+
+def _log_lost_claim(message: OutboxMessage) -> None:
+    logger.warning(
+        "Outbox message %s: attempt %s finished after its lease (OUTBOX_LEASE_SECONDS) and the row was "
+        "claimed again; its result is not recorded.",
+        message.pk,
+        message.attempts,
+    )
 
 
 def backoff_delay(attempts: int) -> timedelta:
@@ -352,6 +432,8 @@ def _send_webhook(message: OutboxMessage) -> None:
         "Content-Type": "application/json",
         "User-Agent": "Concerto-Webhook/1",
         DELIVERY_HEADER: str(message.pk),
+        IDEMPOTENCY_HEADER: f"concerto-outbox-{message.pk}",
+        ATTEMPT_HEADER: str(message.attempts),
         EVENT_HEADER: str(message.payload.get("event", "")),
     }
     if secret:

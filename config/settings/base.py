@@ -203,6 +203,18 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_BACKOFF_BASE_SECONDS = env.float("OUTBOX_BACKOFF_BASE_SECONDS", default=30.0)
 OUTBOX_BACKOFF_MAX_SECONDS = env.float("OUTBOX_BACKOFF_MAX_SECONDS", default=6 * 3600.0)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# A delivery task is killed after OUTBOX_DELIVERY_TIME_LIMIT_SECONDS (a receiver trickling its answer
+# defeats the per-read socket timeout); its claim on the row lasts OUTBOX_LEASE_SECONDS, after which
+# the row is in doubt and sent again. The lease must outlast the time limit, or a slow but living
+# delivery would be sent twice.
+OUTBOX_DELIVERY_TIME_LIMIT_SECONDS = env.int("OUTBOX_DELIVERY_TIME_LIMIT_SECONDS", default=90)
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=120)
+if OUTBOX_LEASE_SECONDS <= OUTBOX_DELIVERY_TIME_LIMIT_SECONDS:
+    raise ImproperlyConfigured(
+        "OUTBOX_LEASE_SECONDS doit dépasser OUTBOX_DELIVERY_TIME_LIMIT_SECONDS "
+        "(sinon une livraison lente mais vivante serait envoyée deux fois)."
+    )
+CELERY_TASK_ANNOTATIONS = {"geo.outbox_deliver": {"time_limit": OUTBOX_DELIVERY_TIME_LIMIT_SECONDS}}
 
 # The demo's staff accounts (admin, one agent per service) get this password, in DEBUG only.
 DEMO_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="concerto-demo")

@@ -252,6 +252,8 @@ def test_webhook_is_posted_signed_with_the_service_secret(receiver, published):
     assert headers["content-type"] == "application/json"
     assert headers["x-concerto-delivery"] == str(webhook.pk)
     assert headers["x-concerto-event"] == "test.event"
+    assert headers["idempotency-key"] == f"concerto-outbox-{webhook.pk}"
+    assert headers["x-concerto-attempt"] == "1"
     assert request["body"] == webhook_body(webhook.payload)
     # and a duplicated task posts nothing more
     assert outbox_deliver(message_id=webhook.pk) == "sent"
