@@ -144,3 +144,13 @@ class _Messages(list):
 
     def add(self, level, message, extra_tags=""):
         self.append(str(message))
+
+
+def test_the_delivery_task_is_killed_before_its_lease_runs_out(settings):
+    # A living delivery must never be resent while it runs: the hard time limit comes first.
+    from config.celery import app
+    from geo.tasks import outbox_deliver_task
+
+    app.loader.import_default_modules()
+    assert app.tasks[outbox_deliver_task.name].time_limit == settings.OUTBOX_DELIVERY_TIME_LIMIT_SECONDS
+    assert settings.OUTBOX_DELIVERY_TIME_LIMIT_SECONDS < settings.OUTBOX_LEASE_SECONDS
