@@ -77,6 +77,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = body("introuvable", _("Introuvable."))
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response.data = body("non_authentifie", _("Connectez-vous pour accéder à cette ressource."))
+    elif isinstance(exc, exceptions.PermissionDenied) and str(exc.detail).startswith("CSRF Failed"):
+        # DRF's session authentication refused a call without its token: say so, or the developer
+        # of a front end looks for a missing permission that is not missing.
+        response.data = body(
+            "csrf",
+            _(
+                "Jeton CSRF absent ou invalide : un appel authentifié par la session doit envoyer "
+                "l'en-tête X-CSRFToken (valeur du cookie csrftoken)."
+            ),
+        )
     elif isinstance(exc, exceptions.PermissionDenied):
         response.data = body("interdit", _("Vous n'avez pas le droit de faire cela."))
     elif isinstance(exc, exceptions.MethodNotAllowed):
