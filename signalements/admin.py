@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
+from geo.models import Organisation
 from signalements.models import (
     ApiClient,
     Photo,
@@ -23,6 +24,7 @@ from signalements.models import (
     ResponseTemplate,
     Ticket,
     TicketEvent,
+    ticket_organisation_ids,
 )
 from signalements.open311 import keys
 
@@ -104,9 +106,45 @@ class TicketAdmin(admin.ModelAdmin):
 
 @admin.register(ResponseTemplate)
 class ResponseTemplateAdmin(admin.ModelAdmin):
-    list_display = ("title", "category", "state", "is_active")
-    list_filter = ("category", "state", "is_active")
+    """Templates of the user's organisations only (superusers: all, and the shared ones).
+
+    A non-superuser lists their organisations' templates and the shared ones, may edit only their
+    organisations' (shared wording is the platform's) and must give one of them to a new template,
+    so that no one writes into, or reads from, another organisation's templates.
+    """
+
+    list_display = ("title", "organisation", "category", "state", "is_active")
+    list_filter = ("organisation", "category", "state", "is_active")
     search_fields = ("title", "text")
+    list_select_related = ("organisation", "category", "category__parent")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ResponseTemplate]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(
+            Q(organisation__isnull=True) | Q(organisation_id__in=ticket_organisation_ids(request.user))
+        )
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # The organisation filter would list every organisation's name.
+        return self.list_filter if request.user.is_superuser else self.list_filter[1:]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "organisation" and not request.user.is_superuser:
+            kwargs["queryset"] = Organisation.objects.filter(pk__in=ticket_organisation_ids(request.user))
+            kwargs["required"] = True
+            kwargs["empty_label"] = None
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _own(self, request: HttpRequest, obj: ResponseTemplate | None) -> bool:
+        return obj is None or request.user.is_superuser or obj.organisation_id is not None
+
+    def has_change_permission(self, request: HttpRequest, obj: ResponseTemplate | None = None) -> bool:
+        return self._own(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ResponseTemplate | None = None) -> bool:
+        return self._own(request, obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(ApiClient)

@@ -8,13 +8,15 @@ state may follow which, and who may move it) lives in ``signalements.workflow``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.core.files.storage import Storage, storages
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from geo.models import Category, Service
+from geo.models import Category, Membership, Organisation, Service
 from geo.srid import STORAGE_SRID
 
 DESCRIPTION_MAX_LENGTH = 4000
@@ -140,7 +142,8 @@ class Support(models.Model):
 
 
 def private_storage() -> Storage:
-    """Originals keep their EXIF (GPS, camera serial): they live outside MEDIA_ROOT, never served."""
+    """Originals keep their EXIF (GPS, camera serial): never served, without URL (``config.storage``):
+    ``PRIVATE_MEDIA_ROOT`` outside MEDIA_ROOT, or a private bucket apart from the public one (S3)."""
     return storages["private"]
 
 
@@ -240,14 +243,67 @@ class TicketEvent(models.Model):
         ordering = ["at", "pk"]
 
 
-class ResponseTemplate(models.Model):
-    """Ready-made public answers, per category (or for all when empty)."""
+# Roles that answer tickets (``signalements.workflow.STAFF``, repeated here because the workflow
+# imports this module): the organisations where a user holds one are those whose templates they use.
+_TICKET_ROLES = (Membership.Role.AGENT, Membership.Role.SERVICE_MANAGER, Membership.Role.ADMINISTRATOR)
 
+
+class ResponseTemplateQuerySet(models.QuerySet["ResponseTemplate"]):
+    def usable_by(self, user: Any) -> ResponseTemplateQuerySet:
+        """Active templates ``user`` may read and insert: shared ones and those of the organisations
+        where they answer tickets (all for a superuser; none for anonymous or deactivated accounts).
+
+        Templates are an organisation's wording (and sometimes its internal procedures): an agent of
+        another organisation must not list them, nor insert one by posting its id.
+        """
+        if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+            return self.none()
+        active = self.filter(is_active=True)
+        if user.is_superuser:
+            return active
+        return active.filter(
+            Q(organisation__isnull=True) | Q(organisation_id__in=ticket_organisation_ids(user))
+        )
+
+    def for_ticket(self, ticket: Ticket) -> ResponseTemplateQuerySet:
+        """Templates that fit ``ticket``: its service's organisation (or shared) and its category
+        (or its parent, or none)."""
+        return self.filter(
+            Q(organisation__isnull=True) | Q(organisation_id=ticket.service.organisation_id),
+            Q(category__isnull=True) | Q(category_id__in=ticket.report.category.lineage_ids),
+        )
+
+
+def ticket_organisation_ids(user: Any) -> models.QuerySet[Any]:
+    """Organisations where ``user`` (active) holds a role that answers tickets."""
+    return Membership.objects.filter(user=user, user__is_active=True, role__in=_TICKET_ROLES).values(
+        "organisation_id"
+    )
+
+
+class ResponseTemplate(models.Model):
+    """A ready-made public answer of an organisation, optionally narrowed to a category and a state.
+
+    ``organisation`` empty means shared by every organisation (the platform's own wording, managed by
+    superusers only); otherwise only the staff of that organisation see and use it.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="response_templates",
+        verbose_name=_("organisation"),
+        help_text=_("Vide : réponse commune à toutes les organisations."),
+    )
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     title = models.CharField(_("titre"), max_length=200)
     text = models.TextField(_("texte"))
     state = models.CharField(_("pour l'état"), max_length=20, choices=TicketState.choices, blank=True)
     is_active = models.BooleanField(default=True)
+
+    objects = ResponseTemplateQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("réponse type")

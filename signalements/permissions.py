@@ -23,8 +23,12 @@ def _memberships(user: Any) -> QuerySet[Membership]:
 
 
 def is_staff_user(user: Any) -> bool:
-    """Signed in and holding at least one role, or a superuser."""
-    if not getattr(user, "is_authenticated", False):
+    """Signed in, active, and holding at least one role, or a superuser.
+
+    Authentication already drops inactive accounts; checking here too keeps a deactivated account
+    powerless if some code ever sets ``request.user`` another way (a test, a future auth backend).
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return bool(user.is_superuser or _memberships(user).exists())
 
@@ -43,7 +47,9 @@ def roles_for_service(user: Any, service: Service) -> set[str]:
 
 
 def visible_service_ids(user: Any) -> QuerySet[Any] | None:
-    """Services whose tickets ``user`` may see; ``None`` means all (superusers)."""
+    """Services whose tickets ``user`` may see; ``None`` means all (superusers), none when inactive."""
+    if not getattr(user, "is_active", False):
+        return Service.objects.none().values("pk")
     if user.is_superuser:
         return None
     memberships = _memberships(user)

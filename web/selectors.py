@@ -120,7 +120,7 @@ def filter_categories() -> list[Category]:
 def reports_for_home(*, category: str = "", status: str = "", limit: int = 20) -> QuerySet[Report]:
     """The newest public reports matching the home page's filters (the map's text alternative)."""
     qs = (
-        selectors.reports_public()
+        selectors.reports_public_listing()
         .filter(duplicate_of__isnull=True)
         .annotate(category_icon=F("category__icon"))
     )
@@ -157,11 +157,10 @@ def ticket_for_page(user: Any, reference: str) -> Ticket | None:
     )
 
 
-def response_templates(ticket: Ticket) -> QuerySet[ResponseTemplate]:
-    category = ticket.report.category
-    return ResponseTemplate.objects.filter(is_active=True).filter(
-        Q(category__isnull=True) | Q(category_id__in=category.lineage_ids)
-    )
+def response_templates(ticket: Ticket, user: Any) -> QuerySet[ResponseTemplate]:
+    """The templates offered on ``ticket``'s page to ``user``: those of the ticket's organisation
+    (or shared) and category that ``user`` may use — never another organisation's, even by id."""
+    return ResponseTemplate.objects.usable_by(user).for_ticket(ticket)
 
 
 def transfer_targets(ticket: Ticket) -> QuerySet[Service]:

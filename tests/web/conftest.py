@@ -67,6 +67,7 @@ def templates(world: World) -> list[ResponseTemplate]:
             title="Réparé",
             text="La chaussée a été réparée. Merci de votre signalement.",
             category=world.voirie,
+            organisation=world.organisation,
         ),
     ]
 

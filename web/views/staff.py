@@ -113,7 +113,7 @@ def ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[s
         "photos_pending": report.photos.filter(processed_at__isnull=True).count(),
         "support_count": report.supports.count(),
         "routing": ticket.routing,
-        "templates": list(selectors.response_templates(ticket)),
+        "templates": list(selectors.response_templates(ticket, request.user)),
         "services": selectors.transfer_targets(ticket),
         "staff": selectors.service_staff(ticket.service),
         "priorities": Ticket.Priority.choices,
@@ -141,11 +141,15 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
 # --- actions ---------------------------------------------------------------------------------------
 
 
-def _template_text(template_id: int | None, ticket: Ticket) -> str:
+def _template_text(template_id: int | None, ticket: Ticket, user: Any) -> str:
+    """The text of a posted template id, only if ``user`` may use it on ``ticket`` (else nothing)."""
     if not template_id:
         return ""
-    found = selectors.response_templates(ticket).filter(pk=template_id).first()
-    return found.text if isinstance(found, ResponseTemplate) else ""
+    found = selectors.response_templates(ticket, user).filter(pk=template_id).first()
+    if not isinstance(found, ResponseTemplate):
+        # Unknown, inactive or another organisation's: the same refusal, which says nothing of it.
+        raise ValidationFailed({"template": [_("Réponse type introuvable.")]})
+    return found.text
 
 
 def _invalid(form: Any) -> ValidationFailed:
@@ -166,7 +170,7 @@ def _transition(request: HttpRequest, ticket: Ticket) -> str:
         "ticket": ticket,
         "actor": request.user,
         "to_state": data["state"],
-        "public_message": data["public_message"] or _template_text(data["template"], ticket),
+        "public_message": data["public_message"] or _template_text(data["template"], ticket, request.user),
         "internal_note": data["internal_note"],
         "original_reference": data["original"].strip() or None,
         "to_service": to_service,
@@ -182,7 +186,7 @@ def _public_message(request: HttpRequest, ticket: Ticket) -> str:
     form = MessageForm(request.POST)
     if not form.is_valid():
         raise _invalid(form)
-    text = form.cleaned_data["message"] or _template_text(form.cleaned_data["template"], ticket)
+    text = form.cleaned_data["message"] or _template_text(form.cleaned_data["template"], ticket, request.user)
     services.ticket_public_update(ticket=ticket, actor=request.user, message=text)
     return _("Message public publié.")
 
