@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test setup system venv db migrate demo messages lint format lock bench bench-tiles vendor clean-venv
+.PHONY: run test setup system venv db migrate demo messages lint format lock bench bench-tiles vendor clean-venv image-check
 
 run: setup demo ## Set everything up, load the demo territory and start web + worker + beat
 	deploy/run-local.sh
@@ -46,7 +46,8 @@ demo: migrate
 TYPED := geo/srid.py geo/text.py geo/errors.py geo/routing.py geo/coverage.py geo/outbox.py geo/images.py signalements/workflow.py \
 	signalements/services.py signalements/selectors.py signalements/permissions.py signalements/open311 tiles opendata \
 	geo/shapes.py urbanisme/phases.py urbanisme/services.py urbanisme/selectors.py urbanisme/permissions.py \
-	urbanisme/layers.py urbanisme/rasters.py urbanisme/bilan.py
+	urbanisme/layers.py urbanisme/rasters.py urbanisme/bilan.py config/db_router.py config/storage.py config/storage_s3.py \
+	config/security.py config/health.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -77,6 +78,13 @@ bench: system venv
 # Vector and raster tiles over 1,000,000 reports (own database, about 3 minutes).
 bench-tiles: system venv
 	$(PY) bench/tiles.py
+
+# Redis tile cache hit rate on `reports` under steady filing, TILES_VERSION_MIN_INTERVAL 0 vs 30
+# (own database, 20,000 reports, about 2 minutes). Figures: docs/SCALING.md §4.1.
+.PHONY: bench-tiles-quantisation
+bench-tiles-quantisation: system venv
+	BENCH_REPORTS=20000 BENCH_WORKERS=2 \
+		BENCH_TILES_DATABASE_URL=postgis://postgres@127.0.0.1:5432/concerto_bench_q $(PY) bench/tiles.py --quantisation
 
 # Faults and load on loopback (tests/resilience, about 3 minutes): 50 clients for
 # RESILIENCE_LOAD_SECONDS (60), broker outage, worker SIGKILL, then a PostgreSQL cluster restart

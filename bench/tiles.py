@@ -15,12 +15,21 @@ concurrent clients; prints p50/p99 latency, tiles per second, tile sizes and the
 reports (one ``INSERT ... SELECT generate_series`` with their tickets) and 5,000 zones in its own
 database ``concerto_bench_tiles`` (kept between runs: regenerated only when the counts differ) and
 Redis database 12. Bounded: a few minutes, loopback only.
+
+``bench/tiles.py --quantisation`` measures instead what ``TILES_VERSION_MIN_INTERVAL`` buys: with
+one report filed every ``BENCH_FILE_EVERY`` seconds (2) straight into the database, paced visitors
+(``BENCH_QUANT_RATE`` tiles/s, 40, Poisson arrivals) fetch random ``reports`` tiles among 156 around
+the Hôtel de Ville (z13-z16) through gunicorn with the Redis tile cache on; the Redis hit rate is
+counted over ``BENCH_QUANT_SECONDS`` (35) after a 10 s warm-up, once with the interval at 0 (every
+report is a new version) and once at 30 s. About 1 min 40 s; meant for a small database, e.g.
+``BENCH_REPORTS=20000 BENCH_TILES_DATABASE_URL=postgis://postgres@127.0.0.1:5432/concerto_bench_q``.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import random
 import secrets
 import signal
 import socket
@@ -300,7 +309,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, *, cache_url: str, cog: Path) -> subprocess.Popen:
+def start_server(
+    port: int, *, cache_url: str, cog: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.tiles_settings",
@@ -310,6 +321,7 @@ def start_server(port: int, *, cache_url: str, cog: Path) -> subprocess.Popen:
         "LOG_LEVEL": "WARNING",
         "BENCH_TILES_CACHE_URL": cache_url,
         "BENCH_COG_PATH": str(cog),
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(
         [
@@ -364,7 +376,164 @@ def per_zoom(work: list, result: tuple[list[float], float, list[int]], key: Call
     return {k: (statistics.median(v[0]), statistics.mean(v[1])) for k, v in groups.items()}
 
 
+# --- Version quantisation ----------------------------------------------------------------------
+
+FILE_EVERY = float(os.environ.get("BENCH_FILE_EVERY", "2"))
+QUANT_RATE = float(os.environ.get("BENCH_QUANT_RATE", "40"))
+QUANT_SECONDS = float(os.environ.get("BENCH_QUANT_SECONDS", "35"))
+QUANT_WARMUP = 10.0
+QUANT_CLIENTS = 4
+QUANT_INTERVALS = (0, 30)
+
+
+def quantisation_tiles() -> list[Tile]:
+    """156 tiles around the Hôtel de Ville: 2x2 at z13, 4x4 at z14, 6x6 at z15, 10x10 at z16."""
+    listing = []
+    for z, half in ((13, 1), (14, 2), (15, 3), (16, 5)):
+        c = tile_for_lonlat(*PLACES[0], z)
+        listing += [Tile(z, c.x + dx, c.y + dy) for dx in range(-half, half) for dy in range(-half, half)]
+    return listing
+
+
+def filer(stop: threading.Event, filed: list[int]) -> None:
+    """One published report (with its ticket) every FILE_EVERY seconds, committed at once."""
+    dsn = "postgresql://" + DATABASE_URL.split("://", 1)[1]
+    rng = random.Random(7)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.wait(FILE_EVERY):
+            lon = PLACES[0][0] + rng.uniform(-0.01, 0.01)
+            lat = PLACES[0][1] + rng.uniform(-0.007, 0.007)
+            row = conn.execute(
+                f"""
+                WITH r AS (
+                  INSERT INTO signalements_report
+                    (reference, location, category_id, description, address, channel, published,
+                     created_at, updated_at)
+                  VALUES ('BQ-' || left(md5(random()::text), 24), ST_SetSRID(ST_MakePoint(%s, %s), {STORAGE_SRID}),
+                          (SELECT min(id) FROM geo_category), '', '', 'web', true, now(), now())
+                  RETURNING id
+                )
+                INSERT INTO signalements_ticket
+                  (report_id, service_id, state, priority, routing, ambiguous, created_at, updated_at)
+                SELECT id, (SELECT min(id) FROM geo_service), 'nouveau', 2, '{{}}'::jsonb, false, now(), now()
+                FROM r RETURNING report_id
+                """,
+                [lon, lat],
+            ).fetchone()
+            filed.append(row[0])
+
+
+def unfile(filed: list[int]) -> None:
+    """Remove the reports the filer added, so that the database keeps its size between runs."""
+    dsn = "postgresql://" + DATABASE_URL.split("://", 1)[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM signalements_ticket WHERE report_id = ANY(%s)", [filed])
+        conn.execute("DELETE FROM signalements_report WHERE id = ANY(%s)", [filed])
+
+
+def visitors(port: int, tiles: list[Tile], measure_from: float, until: float) -> dict:
+    """QUANT_CLIENTS paced clients (Poisson arrivals, QUANT_RATE in all); counts after measure_from."""
+    counts = {"hit": 0, "miss": 0, "other": 0, "late": 0}
+    etags: dict[Tile, set[str]] = {}
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        rng = random.Random(index)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        due = time.monotonic()
+        try:
+            while True:
+                due += rng.expovariate(QUANT_RATE / QUANT_CLIENTS)
+                now = time.monotonic()
+                if due >= until:
+                    return
+                if due > now:
+                    time.sleep(due - now)
+                tile = rng.choice(tiles)
+                conn.request("GET", f"/tiles/reports/{tile.z}/{tile.x}/{tile.y}.mvt")
+                response = conn.getresponse()
+                response.read()
+                if response.status not in (200, 204):
+                    raise RuntimeError(f"HTTP {response.status} for {tile}")
+                if time.monotonic() < measure_from:
+                    continue
+                state = response.getheader("X-Tiles-Cache") or "other"
+                with lock:
+                    counts[state if state in ("hit", "miss") else "other"] += 1
+                    counts["late"] += time.monotonic() - due > 1.0  # the server fell behind the pace
+                    etags.setdefault(tile, set()).add(response.getheader("ETag") or "")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(QUANT_CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    centre = tile_for_lonlat(*PLACES[0], 16)
+    return {**counts, "centre_versions": len(etags.get(centre, ()))}
+
+
+def quantisation(cog: Path) -> None:
+    import redis
+
+    cache = redis.Redis.from_url(REDIS_URL)
+    tiles = quantisation_tiles()
+    port = free_port()
+    rows = []
+    for interval in QUANT_INTERVALS:
+        cache.flushdb()
+        with connection.cursor() as cursor:  # as after the migration: never published
+            cursor.execute(
+                "UPDATE tiles_dataversion SET published_version = 0, published_at = '-infinity' "
+                "WHERE layer = 'reports'"
+            )
+        server = start_server(
+            port,
+            cache_url=REDIS_URL,
+            cog=cog,
+            extra_env={"TILES_VERSION_MIN_INTERVAL": f"reports={interval}"},
+        )
+        stop, filed = threading.Event(), []
+        filing = threading.Thread(target=filer, args=(stop, filed))
+        try:
+            filing.start()
+            started = time.monotonic()
+            counts = visitors(port, tiles, started + QUANT_WARMUP, started + QUANT_WARMUP + QUANT_SECONDS)
+        finally:
+            stop.set()
+            filing.join()
+            stop_server(server)
+            unfile(filed)
+        looked = counts["hit"] + counts["miss"]
+        rows.append((interval, counts, looked, len(filed)))
+    cache.flushdb()
+    print(
+        f"Tile version quantisation: {N_REPORTS:,} reports, one more every {FILE_EVERY:g} s; "
+        f"{len(tiles)} reports tiles (z13-z16), {QUANT_RATE:g} tiles/s requested (Poisson, "
+        f"{QUANT_CLIENTS} clients), Redis tile cache on, {QUANT_SECONDS:g} s measured after "
+        f"{QUANT_WARMUP:g} s; gunicorn x{WORKERS}, {os.cpu_count()} cores, {timezone.now():%Y-%m-%d}"
+    )
+    for interval, counts, looked, n_filed in rows:
+        rate = counts["hit"] / looked if looked else 0.0
+        print(
+            f"  TILES_VERSION_MIN_INTERVAL reports={interval:<3}  hit rate {rate:6.1%}  "
+            f"({counts['hit']} hits, {counts['miss']} misses = {counts['miss'] / QUANT_SECONDS:5.1f} renders/s; "
+            f"{n_filed} reports filed; centre z16 tile seen under {counts['centre_versions']} versions; "
+            f"{counts['late']} requests > 1 s behind pace)"
+        )
+
+
 def main() -> None:
+    if "--quantisation" in sys.argv[1:]:
+        subprocess.run(
+            [str(ROOT / "deploy/setup-db.sh")], check=True, env={**os.environ}, stdout=subprocess.DEVNULL
+        )
+        call_command("migrate", verbosity=0)
+        print(f"data: {build_data()}")
+        with tempfile.TemporaryDirectory() as folder:
+            quantisation(Path(folder) / "absent.tif")
+        return
     subprocess.run(
         [str(ROOT / "deploy/setup-db.sh")], check=True, env={**os.environ}, stdout=subprocess.DEVNULL
     )

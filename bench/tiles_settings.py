@@ -1,8 +1,8 @@
 """Settings of the gunicorn server started by ``bench/tiles.py``: production, plus the tiles knobs.
 
-The tiles settings are not read from the environment by ``config/settings`` (yet), so the benchmark
-sets them here: the Redis cache on or off (``BENCH_TILES_CACHE_URL``) and the raster lookup hook
-that serves the benchmark's COG (``BENCH_COG_PATH``) as the raster layer ``plan``.
+The benchmark sets here the Redis cache on or off (``BENCH_TILES_CACHE_URL``) and the raster lookup
+hook that serves the benchmark's COG (``BENCH_COG_PATH``) as the raster layer ``plan``;
+``TILES_VERSION_MIN_INTERVAL`` comes from the environment through ``config/settings``.
 """
 
 import os

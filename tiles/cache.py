@@ -5,6 +5,10 @@ its data version, the tile, the filters (and for rasters the file's identity and
 The same hash is the Redis key, so a new data version simply stops hitting the old keys: nothing
 is ever deleted, entries expire after ``TILES_CACHE_TTL``. The cache is off unless
 ``TILES_CACHE_URL`` is set. Redis trouble never fails a tile: the cache is skipped for a while.
+
+An entry is written only if absent (``SET NX``): bytes rendered under a version are at least as
+new as it but may differ between two renders (a write committed in between, not yet published,
+see ``tiles.versioning``); the first one stays, so every worker serves the same bytes for one tag.
 """
 
 from __future__ import annotations
@@ -93,6 +97,6 @@ def put(tag: str, body: bytes) -> None:
     if client is None:
         return
     try:
-        client.set(_key(tag), body, ex=conf.cache_ttl())
+        client.set(_key(tag), body, ex=conf.cache_ttl(), nx=True)
     except redis.RedisError as exc:
         _failed(exc)

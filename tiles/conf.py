@@ -14,6 +14,9 @@ setting                                 default    meaning
 ``TILES_STATEMENT_TIMEOUT_MS``          ``5000``   ``SET LOCAL statement_timeout`` of one tile statement
 ``TILES_RETRY_AFTER``                   ``5``      ``Retry-After`` of a 503 (tile too slow)
 ``TILES_RASTER_LOOKUP``                 ``None``   dotted path of ``lookup(name) -> path | dict | None``
+``TILES_VERSION_MIN_INTERVAL``          ``{}``     seconds between two published versions, per layer name (absent:
+                                                   0, every write is a new version at once); ``config/settings``
+                                                   sets ``{"reports": 30}`` — see ``tiles.versioning``
 ======================================  =========  ============================================================
 """
 
@@ -58,3 +61,9 @@ def retry_after() -> int:
 
 def raster_lookup() -> str | None:
     return _get("TILES_RASTER_LOOKUP", None) or None
+
+
+def version_min_interval(layer: str) -> float:
+    """Seconds between two published versions of ``layer`` (0: the raw counter, no quantisation)."""
+    intervals = _get("TILES_VERSION_MIN_INTERVAL", None) or {}
+    return max(0.0, float(intervals.get(layer, 0)))

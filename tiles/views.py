@@ -22,8 +22,9 @@ from tiles.errors import TileError, from_exception
 from tiles.tilemath import tile_checked
 
 
-def _cache_control() -> str:
-    return f"public, max-age={conf.max_age()}, stale-while-revalidate={conf.stale_while_revalidate()}"
+def _cache_control(max_age: int | None = None) -> str:
+    age = conf.max_age() if max_age is None else max_age
+    return f"public, max-age={age}, stale-while-revalidate={conf.stale_while_revalidate()}"
 
 
 def _error(error: TileError) -> JsonResponse:
@@ -51,8 +52,18 @@ def tile_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapped
 
 
-def _serve(request: HttpRequest, tag: str, render: Callable[[], bytes], content_type: str) -> HttpResponse:
-    """304, cached bytes or freshly rendered bytes; empty bytes are a 204 (nothing to draw)."""
+def _serve(
+    request: HttpRequest,
+    tag: str,
+    render: Callable[[], bytes],
+    content_type: str,
+    max_age: int | None = None,
+) -> HttpResponse:
+    """304, cached bytes or freshly rendered bytes; empty bytes are a 204 (nothing to draw).
+
+    ``tag`` must have been made from a version read before ``render`` runs (the bytes are then
+    at least as new as the tag says); ``max_age`` defaults to ``TILES_MAX_AGE``.
+    """
     if cache.matches(request.headers.get("If-None-Match"), tag):
         response = HttpResponse(status=304)
         state = "not-modified"
@@ -65,7 +76,7 @@ def _serve(request: HttpRequest, tag: str, render: Callable[[], bytes], content_
             state = "miss" if cache.enabled() else "off"
         response = HttpResponse(body, content_type=content_type, status=200 if body else 204)
     response["ETag"] = tag
-    response["Cache-Control"] = _cache_control()
+    response["Cache-Control"] = _cache_control(max_age)
     response["X-Tiles-Cache"] = state
     return response
 
@@ -106,8 +117,15 @@ def vector_tile(request: HttpRequest, layer: str, z: int, x: int, y: int) -> Htt
     tile = tile_checked(z, x, y)
     found.check_zoom(tile.z)
     filters = found.parse_filters(request.GET)
-    tag = vector.tile_etag(found, tile, filters)
-    return _serve(request, tag, lambda: vector.tile_mvt(found, tile, filters), vector.MVT_CONTENT_TYPE)
+    version = vector.tile_version(found)
+    tag = vector.tile_etag(found, tile, filters, version)
+    return _serve(
+        request,
+        tag,
+        lambda: vector.tile_mvt(found, tile, filters),
+        vector.MVT_CONTENT_TYPE,
+        max_age=vector.max_age(found, version),
+    )
 
 
 @require_safe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,8 @@ from tests.signalements.world import world as world
 from tiles import cache
 from tiles.tilemath import Tile, tile_for_lonlat, tile_lonlat_bounds
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/13"
+# The tile cache's Redis database; another database when suites run side by side on one Redis.
+TEST_REDIS_URL = os.environ.get("CONCERTO_TEST_TILES_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def decode(body: bytes) -> dict[str, Any]:
@@ -96,6 +98,13 @@ def bulk_reports(
                 "prefix": prefix,
             },
         )
+
+
+@pytest.fixture(autouse=True)
+def raw_versions(settings) -> None:  # type: ignore[no-untyped-def]
+    """Every layer serves its raw data version (interval 0), as these tests expect a write to show
+    at once; ``test_version_quantisation`` sets intervals of its own."""
+    settings.TILES_VERSION_MIN_INTERVAL = {}
 
 
 @pytest.fixture
