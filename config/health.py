@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -21,7 +21,8 @@ CHECK_TIMEOUT_S = 2.0
 def _check_database() -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        with connection.cursor() as cursor:
+        # SET LOCAL lasts one transaction: without atomic() it would be a no-op in autocommit.
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = %s", [int(CHECK_TIMEOUT_S * 1000)])
             cursor.execute("SELECT postgis_lib_version()")
             (postgis,) = cursor.fetchone()

@@ -1,7 +1,8 @@
 """Security headers on every answer: a strict Content-Security-Policy and its companions.
 
 The policy forbids inline scripts and styles everywhere (no ``'unsafe-inline'``), allows images
-from the site, ``data:`` URIs and the basemap's host only (``settings.BASEMAP_URL``), and nothing
+from the site, ``data:`` URIs, the basemap's host (``settings.BASEMAP_URL``) and the media origin
+when media live in an object store (``MEDIA_STORAGE=s3``), and nothing
 may frame the site.
 
 Two path prefixes are relaxed, and only for ``script-src``/``style-src``: Django's admin and the
@@ -19,11 +20,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -43,9 +47,33 @@ def basemap_origin() -> str | None:
     return f"{parts.scheme}://{netloc}"
 
 
+@functools.cache
+def media_origin() -> str | None:
+    """Where served images come from when it is not this site: the S3 bucket or its CDN.
+
+    Asked of the storage itself (``url()`` of a name), so that every way of configuring it (custom
+    domain, endpoint, addressing style) gives the origin the pages will really use. No network:
+    public S3 URLs are unsigned strings. Cached; cleared when tests change the storages.
+    """
+    from django.core.files.storage import storages
+
+    parts = urlsplit(storages["default"].url("csp"))
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@receiver(setting_changed)
+def _forget_media_origin(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"STORAGES", "MEDIA_URL"}:
+        media_origin.cache_clear()
+
+
 def content_security_policy(path: str) -> str:
     img = ["'self'", "data:"]
     if origin := basemap_origin():
+        img.append(origin)
+    if (origin := media_origin()) and origin not in img:
         img.append(origin)
     relaxed = path.startswith(RELAXED_PREFIXES)
     inline = ["'unsafe-inline'"] if relaxed else []

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Concerto needs, through apt, and only what is missing:
-# PostgreSQL with PostGIS 3, the GDAL/GEOS/PROJ libraries, Redis, gettext, and a Python >= 3.12.
+# PostgreSQL with PostGIS 3, the GDAL/GEOS/PROJ libraries, Redis, gettext, nginx and PgBouncer (for
+# tests/deploy), and a Python >= 3.12.
 # The same script serves CI, a developer's machine and a server. Run as root (or it uses sudo).
 # Options: --browser also installs Debian's chromium (the page tests drive it with Playwright).
 set -euo pipefail
@@ -28,7 +29,9 @@ fi
 missing=()
 [ -n "$pg_major" ] || missing+=(postgresql postgresql-contrib)
 # nginx-light: tests/deploy check the production nginx configuration with the real `nginx -t`.
-for p in gdal-bin redis-server gettext nginx-light; do pkg_installed "$p" || missing+=("$p"); done
+# pgbouncer (about 1 MB): tests/deploy/test_pgbouncer.py runs the application behind a real one in
+# transaction mode; the tests start their own process on a free port, Debian's service is not used.
+for p in gdal-bin redis-server gettext nginx-light pgbouncer; do pkg_installed "$p" || missing+=("$p"); done
 if [ "$want_browser" = 1 ]; then pkg_installed chromium || missing+=(chromium); fi
 
 updated=0

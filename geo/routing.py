@@ -209,11 +209,15 @@ class _PreparingCursor(psycopg.Cursor):
 
     Planning the routing statement costs about 1.6 ms and running it about 0.4 ms (measured
     with EXPLAIN ANALYZE on 5,000 zones); Django's default client-side binding re-plans it for
-    every report. Protocol-level preparation also works through PgBouncer >= 1.21.
+    every report. Protocol-level preparation also works through PgBouncer >= 1.21 with
+    ``max_prepared_statements``. Behind an older transaction-mode pooler
+    (``DATABASE_POOLER=transaction``) a named statement would be prepared on one server session
+    and executed on another (« prepared statement "_pg3_0" does not exist / already exists »), so
+    the statement is then sent unnamed: still server-side bound, planned at every execution.
     """
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs.setdefault("prepare", True)
+        kwargs.setdefault("prepare", not getattr(settings, "DATABASE_POOLER", ""))
         return super().execute(query, params, **kwargs)
 
 

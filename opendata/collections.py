@@ -18,10 +18,11 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from config.db_router import replica_alias
 from geo.models import Territory, Zone
 from opendata import exports
 from signalements.models import Report
-from signalements.selectors import reports_public
+from signalements.selectors import reports_public_listing
 from signalements.serializers import report_properties
 from urbanisme.bilan import public_channel_label
 from urbanisme.models import Contribution, LayerFeature, Project, Reply, Visibility
@@ -80,11 +81,12 @@ def _zones_valid_during(qs: QuerySet[Any], interval: Interval) -> QuerySet[Any]:
 
 
 def _reports() -> QuerySet[Report]:
-    return reports_public()
+    # Open data tolerates replication lag (config/db_router.py).
+    return reports_public_listing()
 
 
 def _reports_count() -> QuerySet[Report]:
-    return Report.objects.filter(published=True)
+    return Report.objects.using(replica_alias()).filter(published=True)
 
 
 # --- Zones -----------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A :class:`Dataset` declares its fields (the Table Schema) and a row generator over a server-side
 cursor (``QuerySet.iterator``), so that a million rows never sit in memory: the live views stream
-them and the daily task writes them to ``MEDIA_ROOT/opendata/`` through a temporary file renamed
-into place (readers see the old file or the new one, never half of one).
+them and the daily task writes them through the ``opendata`` storage (``MEDIA_ROOT/opendata/``
+through a temporary file renamed into place, or one upload per object to the public bucket):
+readers see the old file or the new one, never half of one.
 
 Datasets: ``signalements`` (reports), ``projets`` (urban projects), ``contributions`` (the
 concertation's published contributions; the bilan's CSV and GeoJSON are the same rows for one
@@ -30,13 +31,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.gis.db.models.functions import AsGeoJSON, GeoFunc, PointOnSurface
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files import File
+from django.core.files.storage import Storage, storages
 from django.db.models import Exists, F, FloatField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from config.db_router import replica_alias
 from opendata.licence import licence
 from signalements import workflow
 from signalements.models import Report, TicketState
@@ -128,9 +132,13 @@ def _lon_lat(title: str) -> list[dict[str, Any]]:
 
 
 def _report_rows() -> Iterator[dict[str, Any]]:
-    """Published reports, public columns only, oldest first, read in chunks over a server-side cursor."""
+    """Published reports, public columns only, oldest first, read in chunks over a server-side cursor.
+
+    Read on the replica when there is one: open data tolerates replication lag (config/db_router.py).
+    """
     rows = (
-        Report.objects.filter(published=True)
+        Report.objects.using(replica_alias())
+        .filter(published=True)
         .annotate(
             lon=_X("location"),
             lat=_Y("location"),
@@ -693,58 +701,94 @@ FORMATS: dict[str, tuple[str, Callable[[Dataset], Iterator[str]]]] = {
 # --- Files -------------------------------------------------------------------------------------------
 
 
-def export_directory() -> Path:
-    return Path(settings.MEDIA_ROOT) / "opendata"
+def export_storage() -> Storage:
+    """``MEDIA_ROOT/opendata/`` on the filesystem, the public bucket's ``opendata/`` prefix on S3."""
+    return storages["opendata"]
 
 
-def _write_atomic(path: Path, chunks: Iterable[str]) -> None:
-    """Write to a temporary file in the same directory, fsync, then rename over the target."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _local_path(storage: Storage, name: str) -> Path | None:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return Path(storage.path(name))
+    except NotImplementedError:
+        return None
 
 
-def exports_write(directory: Path | None = None) -> list[Path]:
-    """Write every dataset in every format, and its Table Schema, into ``directory``."""
-    directory = directory or export_directory()
-    directory.mkdir(parents=True, exist_ok=True)
+def _write_atomic(storage: Storage, name: str, chunks: Iterable[str], content_type: str) -> None:
+    """Replace ``name`` so that readers see the old file or the new one, never half of one.
+
+    On the filesystem: a temporary file in the same directory, fsync, then a rename over the target.
+    Elsewhere (S3): spooled to a local temporary file, then one upload to the final key — S3 replaces
+    an object atomically (a multipart upload appears only once complete), so no temporary key is
+    needed; a failure before the upload leaves the previous object untouched.
+    """
+    path = _local_path(storage, name)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return
+    with tempfile.TemporaryFile() as spool:
+        for chunk in chunks:
+            spool.write(chunk.encode("utf-8"))
+        spool.seek(0)
+        upload = File(spool, name=name)
+        upload.content_type = f"{content_type}; charset=utf-8"  # type: ignore[attr-defined]
+        saved = storage.save(name, upload)
+    if saved != name:  # the storage refused to overwrite: never publish under another name
+        storage.delete(saved)
+        raise ImproperlyConfigured(f"The open data storage must overwrite {name!r} (file_overwrite).")
+
+
+def exports_write(storage: Storage | None = None) -> list[str]:
+    """Write every dataset in every format, and its Table Schema; the names written."""
+    storage = storage or export_storage()
     written = []
     for dataset in DATASETS.values():
-        for extension, (_media, encode) in FORMATS.items():
-            path = directory / f"{dataset.name}.{extension}"
-            _write_atomic(path, encode(dataset))
-            written.append(path)
-        schema_path = directory / f"{dataset.name}.schema.json"
-        _write_atomic(schema_path, [json.dumps(dataset.schema(), ensure_ascii=False, indent=2)])
-        written.append(schema_path)
+        for extension, (media, encode) in FORMATS.items():
+            name = f"{dataset.name}.{extension}"
+            _write_atomic(storage, name, encode(dataset), media)
+            written.append(name)
+        schema_name = f"{dataset.name}.schema.json"
+        schema = json.dumps(dataset.schema(), ensure_ascii=False, indent=2)
+        _write_atomic(storage, schema_name, [schema], "application/json")
+        written.append(schema_name)
     return written
 
 
-def files_of(dataset: Dataset, directory: Path | None = None) -> list[dict[str, Any]]:
-    """The exported files of a dataset that exist: name, format, size and date (UTC)."""
-    directory = directory or export_directory()
+def files_of(dataset: Dataset, storage: Storage | None = None) -> list[dict[str, Any]]:
+    """The exported files of a dataset that exist: name, format, size, date (UTC) and URL.
+
+    The URL is the storage's: ``MEDIA_URL/opendata/...`` served by nginx, or the public bucket's
+    (or its CDN's) absolute URL.
+    """
+    storage = storage or export_storage()
     out = []
     for extension in (*FORMATS, "schema.json"):
-        path = directory / f"{dataset.name}.{extension}"
-        if not path.exists():
+        name = f"{dataset.name}.{extension}"
+        try:
+            size = storage.size(name)
+            modified = storage.get_modified_time(name)
+        except FileNotFoundError:
             continue
-        stat = path.stat()
+        if timezone.is_naive(modified):
+            modified = timezone.make_aware(modified)
         out.append(
             {
-                "name": path.name,
+                "name": name,
                 "format": extension,
-                "size": stat.st_size,
-                "modified_at": _utc(datetime.fromtimestamp(stat.st_mtime, UTC)),
-                "path": f"{settings.MEDIA_URL.rstrip('/')}/opendata/{path.name}",
+                "size": size,
+                "modified_at": _utc(modified.astimezone(UTC)),
+                "path": storage.url(name),
             }
         )
     return out

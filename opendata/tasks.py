@@ -11,5 +11,5 @@ from opendata.exports import exports_write
     name="opendata.export", ignore_result=True, autoretry_for=(OSError,), max_retries=3, retry_backoff=True
 )
 def export_task() -> int:
-    """The daily export (beat): rewrite every dataset's files under MEDIA_ROOT/opendata/."""
+    """The daily export (beat): rewrite every dataset's files in the ``opendata`` storage."""
     return len(exports_write())

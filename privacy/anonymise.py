@@ -81,8 +81,14 @@ def delete_files_on_commit(storage: Storage, names: Iterable[str]) -> None:
 
 
 def _delete_files(storage: Storage, names: list[str]) -> None:
+    """Delete each file or object (filesystem or S3: ``Storage.delete``); one failure stops none.
+
+    A file that could not be deleted is no longer referenced by any row, so the error is logged
+    with its (random) name for an operator to remove it by hand: a locked file, an S3 endpoint
+    away or refusing (botocore's errors are not ``OSError``).
+    """
     for name in names:
         try:
             storage.delete(name)
-        except OSError as exc:  # a missing or locked file: the row no longer points at it anyway
-            logger.warning("could not delete a private file (%s): %s", type(exc).__name__, exc)
+        except Exception as exc:
+            logger.error("could not delete a private file %s (%s): %s", name, type(exc).__name__, exc)

@@ -3,7 +3,8 @@
 Served images are written only by ``geo.images.strip_and_resize`` (report photos' web copy and
 thumbnail, contribution photos, project covers, image documents); this audit re-reads the files
 as the web server would serve them and asks ``geo.images.has_metadata``, so that a future code
-path writing an image another way, or a file dropped into MEDIA_ROOT by hand, is caught.
+path writing an image another way, or a file dropped into MEDIA_ROOT (or the public bucket) by
+hand, is caught. Files are read through the default storage: the filesystem or S3 alike.
 
 The nightly task (``privacy.served_images_audit``) checks the images of the last days and logs an
 error per offending file; ``manage.py audit_served_images`` checks them all (exit status 1 when
@@ -74,7 +75,7 @@ def served_images_audit(*, since: datetime | None = None) -> tuple[int, list[Fin
         try:
             with default_storage.open(name, "rb") as handle:
                 data = handle.read(_MAX_BYTES)
-        except OSError:
+        except Exception:  # OSError on files; botocore's errors (403, endpoint away) on S3
             findings.append(Finding(label, pk, field, name, "unreadable"))
             continue
         if has_metadata(data):

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from config.db_router import replica_alias
 from geo.models import Category
 from geo.srid import STORAGE_SRID, degrees_margin, sql_distance_m, sql_dwithin_m
 from signalements import permissions, workflow
@@ -57,6 +58,15 @@ def reports_public() -> QuerySet[Report]:
         )
         .annotate(support_count=Count("supports", distinct=True))
     )
+
+
+def reports_public_listing() -> QuerySet[Report]:
+    """:func:`reports_public` on the read replica when there is one (config/db_router.py).
+
+    For listings only: a report filed a second ago may be missing for a second. A report's own
+    page (:func:`report_public`) stays on the primary: its author reads it right after filing.
+    """
+    return reports_public().using(replica_alias())
 
 
 def report_public(reference: str) -> Report | None:

@@ -20,7 +20,11 @@ image is slightly upsampled), plus one resampling of the pixels (bilinear; neare
 which must not blend), invisible at the zooms a plan is read. Areas outside the image become
 transparent (an alpha band, or the file's nodata when it has one).
 
-Local files only: the private storage is a ``FileSystemStorage`` whose paths GDAL opens.
+Local files only, whatever ``MEDIA_STORAGE`` says: GDAL converts and rio-tiler reads them by path
+(range reads on every tile). With S3 the private storage keeps ``rasters/`` names on files under
+``RASTER_ROOT`` (a volume shared by the web pods and the media workers, ``config.storage_s3``) and
+sends photo originals to the private bucket; downloading a COG for every tile, or reading it through
+GDAL's ``/vsis3/``, would put an object-store round trip in each tile request.
 """
 
 from __future__ import annotations

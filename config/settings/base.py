@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.observability import logging_config
+from config.storage import storages_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -92,19 +93,50 @@ TEMPLATES = [
 
 # PostGIS only. jit and parallel workers are turned off for the application's connections:
 # measured here, they turn 10 ms spatial queries into 30-45 ms ones (docs/ARCHITECTURE.md).
+_DB_SCHEMES = {"postgis", "postgres", "postgresql", "pgsql"}
 _DATABASE_URL = env("DATABASE_URL", default="postgis://postgres@127.0.0.1:5432/concerto")
-if _DATABASE_URL.split("://", 1)[0] not in {"postgis", "postgres", "postgresql", "pgsql"}:
+if _DATABASE_URL.split("://", 1)[0] not in _DB_SCHEMES:
     raise ImproperlyConfigured("DATABASE_URL doit désigner une base PostgreSQL/PostGIS (postgis://…).")
-# GeoDjango needs the PostGIS backend whatever the URL's scheme says.
-DATABASES = {"default": env.db_url_config(_DATABASE_URL, engine="django.contrib.gis.db.backends.postgis")}
-DATABASES["default"].setdefault("OPTIONS", {})
-DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off -c max_parallel_workers_per_gather=0")
-# Django's cursors bind parameters client-side and never prepare; this only lets the few hot
-# statements that ask for it (the router's) be planned once per connection (geo/routing.py).
-DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# DATABASE_POOLER=transaction: the connections go through a transaction-mode pooler (PgBouncer of
+# any version), where consecutive transactions of one Django connection may run on different
+# server sessions. Nothing may then outlive a transaction: no named prepared statements (neither
+# psycopg's automatic ones nor the router's explicit one), no server-side cursors for .iterator()
+# (DECLARE ... WITH HOLD outside a transaction), and no `options` startup parameter, which
+# PgBouncer refuses (set jit/max_parallel_workers_per_gather with ALTER ROLE/DATABASE instead).
+DATABASE_POOLER = env("DATABASE_POOLER", default="").strip().lower()
+if DATABASE_POOLER not in {"", "transaction"}:
+    raise ImproperlyConfigured("DATABASE_POOLER accepte « transaction » ou une valeur vide.")
+
+
+def _database(url: str) -> dict:
+    # GeoDjango needs the PostGIS backend whatever the URL's scheme says.
+    db = env.db_url_config(url, engine="django.contrib.gis.db.backends.postgis")
+    db.setdefault("OPTIONS", {})
+    if DATABASE_POOLER:
+        db["OPTIONS"]["prepare_threshold"] = None
+        db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    else:
+        db["OPTIONS"].setdefault("options", "-c jit=off -c max_parallel_workers_per_gather=0")
+        # Django's cursors bind parameters client-side and never prepare; this only lets the few
+        # hot statements that ask for it (the router's) be planned once per connection.
+        db["OPTIONS"].setdefault("prepare_threshold", 5)
+    db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    db["CONN_HEALTH_CHECKS"] = True
+    return db
+
+
+DATABASES = {"default": _database(_DATABASE_URL)}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_concerto")}
+# DATABASE_REPLICA_URL: an optional streaming standby for the public reads that tolerate a few
+# seconds of lag (config/db_router.py says which). Absent, there is no alias and all goes to default.
+_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if _REPLICA_URL:
+    if _REPLICA_URL.split("://", 1)[0] not in _DB_SCHEMES:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL doit désigner une base PostgreSQL/PostGIS.")
+    DATABASES["replica"] = _database(_REPLICA_URL)
+    # Tests read the replica through the default connection (same data, no second test database).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.db_router.PrimaryReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -126,15 +158,19 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
-MEDIA_URL = "/media/"
+MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 # Photo originals (with their EXIF) are kept apart from MEDIA_ROOT, which the web server serves.
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private"))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    "private": {"BACKEND": "config.storage.PrivateStorage"},
-}
+# GeoTIFF layers (originals and COGs) are always files, even with S3: GDAL reads them by path.
+# A volume shared by the web (tiles) and the media workers (conversion); see config/storage.py.
+RASTER_ROOT = env.path("RASTER_ROOT", default=str(PRIVATE_MEDIA_ROOT))
+# MEDIA_STORAGE=filesystem (default: MEDIA_ROOT served by nginx, PRIVATE_MEDIA_ROOT never served)
+# or s3: a public-read bucket (AWS_STORAGE_BUCKET_NAME) and a separate private one
+# (AWS_PRIVATE_STORAGE_BUCKET_NAME), with AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, optional AWS_S3_CUSTOM_DOMAIN (CDN), AWS_LOCATION, AWS_PUBLIC_ACL.
+MEDIA_STORAGE = env("MEDIA_STORAGE", default="filesystem").strip().lower()
+STORAGES = storages_from_env(env)
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -279,6 +315,11 @@ if ROUTING_AMBIGUITY_DISTANCE_M < 0:
 TILES_CACHE_URL = env("TILES_CACHE_URL", default=None)
 TILES_STATEMENT_TIMEOUT_MS = env.int("TILES_STATEMENT_TIMEOUT_MS", default=5000)
 TILES_MAX_AGE = env.int("TILES_MAX_AGE", default=60)
+# Seconds between two published versions of a layer ("reports=30;zones=0"; absent layers: 0). The
+# reports layer changes with every filing: its caches hit only if its version moves at most every 30 s.
+TILES_VERSION_MIN_INTERVAL = env.dict(
+    "TILES_VERSION_MIN_INTERVAL", cast={"value": int}, default={"reports": 30}
+)
 
 # Logs carry the request id (X-Request-ID from nginx, or a new one); JSON lines in production.
 LOGGING = logging_config(env("LOG_LEVEL", default="INFO"), json=env.bool("LOG_JSON", default=False))

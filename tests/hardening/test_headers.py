@@ -157,3 +157,29 @@ def test_production_redirects_to_https_and_sends_hsts(client, settings):
     response = client.get("/api/signalements/", HTTP_X_FORWARDED_PROTO="https")
     assert response.status_code == 200
     assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_images_from_the_object_store_are_allowed_when_media_live_there(settings):
+    # given media on S3 behind a CDN (no network: public S3 URLs are plain strings)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "concerto-media",
+                "custom_domain": "medias.example.net",
+                "querystring_auth": False,
+                "access_key": "x",
+                "secret_key": "y",
+            },
+        },
+    }
+    # then the pages may load images from there, and from nowhere else new
+    csp = directives(content_security_policy("/signalements/"))
+    assert csp["img-src"][-1] == "https://medias.example.net"
+    # and with files on disk, served by this site, nothing is added
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    }
+    assert "https://medias.example.net" not in content_security_policy("/signalements/")

@@ -237,7 +237,7 @@ def test_projects_and_planning_exports(client: Any, urb: Urbanisme) -> None:
 
 def test_the_nightly_export_writes_the_urbanisme_files(urb: Urbanisme, settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path
-    written = {p.name for p in exports.exports_write()}
+    written = set(exports.exports_write())
     for name in ("projets", "contributions", "couches-projets"):
         assert {f"{name}.csv", f"{name}.geojson", f"{name}.schema.json"} <= written
     no_secrets((tmp_path / "opendata" / "contributions.geojson").read_text())
