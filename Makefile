@@ -63,6 +63,9 @@ format: venv
 lock:
 	$(PY) -m pip install -q pip-tools
 	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --extra dev -o requirements/lock.txt pyproject.toml
+	# The image's lock: no dev extra, the same versions as lock.txt (tests/deploy/test_dockerfile.py).
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe -c requirements/lock.txt \
+		-o requirements/runtime.txt pyproject.toml
 
 # Benchmarks use their own database, never the demo's.
 BENCH_DATABASE_URL ?= postgis://postgres@127.0.0.1:5432/concerto_bench
@@ -85,6 +88,12 @@ bench-tiles: system venv
 bench-tiles-quantisation: system venv
 	BENCH_REPORTS=20000 BENCH_WORKERS=2 \
 		BENCH_TILES_DATABASE_URL=postgis://postgres@127.0.0.1:5432/concerto_bench_q $(PY) bench/tiles.py --quantisation
+
+# The application image (Dockerfile) built without Docker (buildah, debootstrapped Debian 13 base) and
+# run against the local PostgreSQL/Redis: GDAL stacks, check --deploy, migrate, gunicorn /healthz, a
+# Celery ping. Root. About 10 minutes the first time, 1 minute when cached. Not part of `make test`.
+image-check: db
+	deploy/production/image-check.sh
 
 # Faults and load on loopback (tests/resilience, about 3 minutes): 50 clients for
 # RESILIENCE_LOAD_SECONDS (60), broker outage, worker SIGKILL, then a PostgreSQL cluster restart
