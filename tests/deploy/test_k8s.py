@@ -121,3 +121,28 @@ def test_nginx_sidecar_config_passes_nginx_t(tmp_path: Path) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_planning_layer_uploads_pass_every_hop_and_spool_on_disk() -> None:
+    # A GeoTIFF (URBANISME_RASTER_MAX_BYTES, 500 MB) crosses the Ingress, the sidecar and Django's
+    # upload spool; every other path keeps the photo limit.
+    objects = _all()
+    site = objects[("ConfigMap", "concerto-nginx")]["data"]["default.conf"]
+    uploads = site.split("location ~ ^/(api/)?urbanisme/projets/[^/]+/couches/ {", 1)[1].split("}", 1)[0]
+    assert "client_max_body_size 520m;" in uploads
+    assert "client_max_body_size 56m;" in site.split("location", 1)[0]
+    ingress = objects[("Ingress", "concerto-uploads")]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "520m"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    [path] = ingress["spec"]["rules"][0]["http"]["paths"]
+    assert path["path"] == "/(api/)?urbanisme/projets/[^/]+/couches/"
+    assert (
+        objects[("Ingress", "concerto-web")]["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/proxy-body-size"
+        ]
+        == "56m"
+    )
+    web = objects[("Deployment", "concerto-web")]["spec"]["template"]["spec"]
+    [tmp] = [volume for volume in web["volumes"] if volume["name"] == "tmp"]
+    assert tmp["emptyDir"].get("medium") != "Memory"
+    assert tmp["emptyDir"]["sizeLimit"] == "2Gi"

@@ -1,8 +1,15 @@
 """The nginx site file passes the real `nginx -t`, with its paths moved into a temporary prefix."""
 
+import http.client
+import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -105,3 +112,123 @@ def test_site_rules() -> None:
     ):
         assert header in headers
     assert "geolocation=(self)" in headers and "camera=(self)" in headers
+
+
+class _CountingUpstream(ThreadingHTTPServer):
+    """Stands for gunicorn: answers 200 with the number of body bytes nginx passed on."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                remaining, seen = int(self.headers.get("Content-Length") or 0), 0
+                while remaining:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    seen += len(chunk)
+                    remaining -= len(chunk)
+                body = str(seen).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def _log(prefix: Path) -> str:
+    return (prefix / "logs" / "error.log").read_text()[-2000:]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _post(port: int, path: str, size: int) -> tuple[int, bytes]:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=120)
+    chunk = b"\0" * (1 << 20)
+    try:
+        connection.putrequest("POST", path, skip_host=True)
+        connection.putheader("Host", "concerto.example.fr")
+        connection.putheader("Content-Type", "application/octet-stream")
+        connection.putheader("Content-Length", str(size))
+        connection.endheaders()
+        try:
+            for start in range(0, size, len(chunk)):
+                connection.send(chunk[: min(len(chunk), size - start)])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # nginx answered 413 and closed before the end of the body
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("nginx_prefix", ["upstream.conf"], indirect=True)
+def test_body_limits_for_real_photos_56m_and_planning_layers_520m(nginx_prefix: Path) -> None:
+    # given the site served by a real nginx on free loopback ports, in front of a counting upstream
+    upstream = _CountingUpstream()
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    https, http_port = _free_port(), _free_port()
+    site = nginx_prefix / "sites" / "concerto.conf"
+    text = site.read_text()
+    text = re.sub(r"listen \[::\]:\d+[^;]*;", "", text)
+    text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;")
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+    site.write_text(text)
+    snippet = nginx_prefix / "etc/nginx/snippets/concerto-upstream.conf"
+    snippet.write_text(
+        re.sub(
+            r"server 127\.0\.0\.1:\d+", f"server 127.0.0.1:{upstream.server_address[1]}", snippet.read_text()
+        )
+    )
+    # Started as root, nginx's workers would drop to `nobody`, who cannot enter pytest's 0700 tmp dir.
+    workers = "user root root;" if os.geteuid() == 0 else ""
+    nginx = subprocess.Popen(
+        [
+            _nginx(),
+            "-p",
+            str(nginx_prefix),
+            "-c",
+            str(nginx_prefix / "nginx.conf"),
+            "-g",
+            f"daemon off; {workers}",
+        ],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", https)) == 0:
+                    break
+            time.sleep(0.1)
+        mib = 1 << 20
+        # then 100 MiB reach gunicorn on a planning-layer upload, page or API
+        for path in (
+            "/api/urbanisme/projets/eurorennes/couches/",
+            "/urbanisme/projets/eurorennes/couches/importer/",
+        ):
+            assert _post(https, path, 100 * mib) == (200, str(100 * mib).encode()), _log(nginx_prefix)
+        # and elsewhere the photo limit stands: 56 MiB pass, 60 MiB are refused by nginx itself
+        assert _post(https, "/api/signalements/", 56 * mib - 4096) == (200, str(56 * mib - 4096).encode())
+        status, _ = _post(https, "/api/signalements/", 60 * mib)
+        assert status == 413
+        # and a layer upload over the 520m ceiling is refused before it reaches gunicorn
+        status, _ = _post(https, "/api/urbanisme/projets/eurorennes/couches/", 521 * mib)
+        assert status == 413
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        upstream.shutdown()
+        upstream.server_close()
