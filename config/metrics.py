@@ -42,7 +42,7 @@ from tiles import cache as tiles_cache
 logger = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CELERY_QUEUES = ("notifications", "media")
+CELERY_QUEUES = ("notifications", "media", "imports_tiles")
 # kombu's Redis transport keeps priorities 3, 6 and 9 of a queue in sibling lists.
 _KOMBU_PRIORITY_SEP = "\x06\x16"
 _KOMBU_PRIORITY_STEPS = (3, 6, 9)

@@ -18,7 +18,7 @@ trap stop INT TERM EXIT
 
 $PY manage.py runserver "$HOST:$PORT" --noreload &
 pids+=($!)
-.venv/bin/celery -A config worker -Q notifications,media --loglevel=INFO --concurrency=2 &
+.venv/bin/celery -A config worker -Q notifications,media,imports_tiles --loglevel=INFO --concurrency=2 &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule &
 pids+=($!)

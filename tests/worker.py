@@ -29,8 +29,9 @@ DELIVERY_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 CELERY = Path(sys.executable).with_name("celery")
-# The queues of settings.CELERY_TASK_ROUTES (notifications: outbox; media: photos).
-QUEUES = ("notifications", "media")
+# The queues of settings.CELERY_TASK_ROUTES (notifications: outbox; media: photos; imports_tiles:
+# COG conversions, tile warming).
+QUEUES = ("notifications", "media", "imports_tiles")
 
 
 @dataclass

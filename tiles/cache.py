@@ -92,6 +92,25 @@ def get(tag: str) -> bytes | None:
         return None
 
 
+def present(tags: list[str]) -> list[bool] | None:
+    """Whether each tag is cached, in one pipelined round trip; ``None`` when there is no cache.
+
+    For warming (tiles/warm.py): an existence check, not a visit, so no hit/miss observer is told.
+    Redis errors propagate, after the cache is marked down like any failed lookup.
+    """
+    client = _client()
+    if client is None:
+        return None
+    pipe = client.pipeline(transaction=False)
+    for tag in tags:
+        pipe.exists(_key(tag))
+    try:
+        return [bool(n) for n in pipe.execute()]
+    except redis.RedisError as exc:
+        _failed(exc)
+        raise
+
+
 def put(tag: str, body: bytes) -> None:
     client = _client()
     if client is None:

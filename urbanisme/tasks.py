@@ -1,7 +1,7 @@
 """Celery tasks of the urbanisme app: thin adapters (ids in, one service call, the retry policy, explicit names).
 
 Queues come from ``settings.CELERY_TASK_ROUTES``: the calendar tick beside the notifications, the
-raster conversions on ``media`` (long, CPU-bound: they must never delay an e-mail).
+raster conversions on ``imports_tiles`` (long, CPU-bound: they must never delay an e-mail or a photo).
 """
 
 from __future__ import annotations

@@ -211,8 +211,10 @@ CELERY_TASK_ROUTES = {
     "signalements.photos_sweep": {"queue": "media"},
     "opendata.export": {"queue": "media"},  # batch work, beside photo processing
     "urbanisme.phases_tick": {"queue": "notifications"},
-    "urbanisme.raster_to_cog": {"queue": "media"},
-    "urbanisme.rasters_sweep": {"queue": "media"},
+    # Imports and tile pre-rendering: long, CPU-heavy batch work that must not delay photos.
+    "urbanisme.raster_to_cog": {"queue": "imports_tiles"},
+    "urbanisme.rasters_sweep": {"queue": "imports_tiles"},
+    "tiles.warm": {"queue": "imports_tiles"},
 }
 
 # E-mail (Django 6.1 MAILERS): the console in the demo, SMTP (or any backend) in production.
@@ -320,6 +322,18 @@ TILES_MAX_AGE = env.int("TILES_MAX_AGE", default=60)
 TILES_VERSION_MIN_INTERVAL = env.dict(
     "TILES_VERSION_MIN_INTERVAL", cast={"value": int}, default={"reports": 30}
 )
+# Warming (tiles/warm.py): the territories' low-zoom tiles rendered into the Redis tile cache by the
+# tiles.warm task (every 5 minutes, why in tiles/tasks.py) and `manage.py warm_tiles` after a deploy.
+TILES_WARM_ZOOMS = env.list("TILES_WARM_ZOOMS", cast=int, default=[8, 9, 10, 11])
+TILES_WARM_LAYERS = env.list("TILES_WARM_LAYERS", default=["reports", "zones", "territories"])
+TILES_WARM_MAX_TILES = env.int("TILES_WARM_MAX_TILES", default=500)
+TILES_WARM_SECONDS = env.float("TILES_WARM_SECONDS", default=240.0)
+CELERY_BEAT_SCHEDULE["tiles-warm"] = {
+    "task": "tiles.warm",
+    "schedule": 300.0,
+    # A warm still queued when the next is due is dropped (the worker was busy with an import).
+    "options": {"expires": 240},
+}
 
 # Logs carry the request id (X-Request-ID from nginx, or a new one); JSON lines in production.
 LOGGING = logging_config(env("LOG_LEVEL", default="INFO"), json=env.bool("LOG_JSON", default=False))

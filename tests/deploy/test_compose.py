@@ -33,7 +33,17 @@ def test_matches_compose_spec_schema(compose: dict) -> None:
 
 def test_structure(compose: dict) -> None:
     services = compose["services"]
-    expected = {"postgis", "redis", "migrate", "web", "worker-notifications", "worker-media", "beat", "nginx"}
+    expected = {
+        "postgis",
+        "redis",
+        "migrate",
+        "web",
+        "worker-notifications",
+        "worker-media",
+        "worker-imports",
+        "beat",
+        "nginx",
+    }
     assert expected <= set(services)
     assert services["postgis"]["image"] == "postgis/postgis:15-3.4"
     declared = set(compose["volumes"])
@@ -48,11 +58,15 @@ def test_structure(compose: dict) -> None:
             assert "healthcheck" in service, f"{name} has no healthcheck"
         if service.get("image", "").startswith("${CONCERTO_IMAGE"):
             assert service["env_file"] == ["./concerto.env"]
-    for name in ("web", "worker-notifications", "worker-media", "beat"):
+    for name in ("web", "worker-notifications", "worker-media", "worker-imports", "beat"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
     assert "-Q notifications" in " ".join(services["worker-notifications"]["command"])
     assert "-Q media" in " ".join(services["worker-media"]["command"])
+    imports = " ".join(services["worker-imports"]["command"])
+    assert "-Q imports_tiles" in imports and "--concurrency=1" in imports
+    assert "--max-tasks-per-child=10 " in imports  # GDAL memory: a fresh process every few imports
+    assert "imports_tiles@" in " ".join(services["worker-imports"]["healthcheck"]["test"])
     # nginx never sees the private originals.
     assert not any(v.startswith("private:") for v in services["nginx"]["volumes"])
     # The mounted nginx files exist.

@@ -60,12 +60,25 @@ def test_deployment_rules() -> None:
     assert beat["replicas"] == 1 and beat["strategy"]["type"] == "Recreate"
     assert ("HorizontalPodAutoscaler", "concerto-beat") not in objects
 
-    for queue in ("notifications", "media"):
-        worker = objects[("Deployment", f"concerto-worker-{queue}")]
+    # A Kubernetes name takes no underscore: the imports_tiles queue's Deployment is imports-tiles.
+    for queue in ("notifications", "media", "imports_tiles"):
+        name = f"concerto-worker-{queue.replace('_', '-')}"
+        worker = objects[("Deployment", name)]
         command = worker["spec"]["template"]["spec"]["containers"][0]["command"]
         assert command[command.index("-Q") + 1] == queue
-        hpa = objects[("HorizontalPodAutoscaler", f"concerto-worker-{queue}")]
-        assert hpa["spec"]["scaleTargetRef"]["name"] == f"concerto-worker-{queue}"
+        hpa = objects[("HorizontalPodAutoscaler", name)]
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+    # The imports worker converts GeoTIFFs: the shared rasters volume, /tmp on disk, one task at
+    # a time and a fresh process every few tasks (GDAL memory).
+    imports = objects[("Deployment", "concerto-worker-imports-tiles")]["spec"]["template"]["spec"]
+    container = imports["containers"][0]
+    assert "--concurrency=1" in container["command"] and "--max-tasks-per-child=10" in container["command"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["rasters"] == objects[("ConfigMap", "concerto-env")]["data"]["RASTER_ROOT"]
+    volumes = {v["name"]: v for v in imports["volumes"]}
+    assert volumes["rasters"]["persistentVolumeClaim"]["claimName"] == "concerto-rasters"
+    assert volumes["tmp"]["emptyDir"].get("medium") != "Memory" and mounts["tmp"] == "/tmp"
+    assert container["resources"]["requests"] and container["resources"]["limits"]
     assert (
         objects[("HorizontalPodAutoscaler", "concerto-web")]["spec"]["scaleTargetRef"]["name"]
         == "concerto-web"

@@ -2,6 +2,7 @@
 with /opt/concerto/.venv rewritten to this checkout's virtualenv so that the ExecStart binaries are
 checked for real; then the policy (user, env file, restart, hardening) is checked key by key."""
 
+import os
 import shutil
 import subprocess
 from collections import defaultdict
@@ -48,6 +49,24 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
+def test_imports_tiles_instance_with_its_drop_in_passes_verify(tmp_path: Path) -> None:
+    """The drop-in is read (SYSTEMD_UNIT_PATH) and checked with the instance it configures."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.fail("systemd-analyze is missing (Debian package: systemd)")
+    text = (
+        (UNITS / "concerto-worker@.service").read_text().replace("/opt/concerto/.venv", str(ROOT / ".venv"))
+    )
+    instance = "concerto-worker@imports_tiles.service"
+    (tmp_path / instance).write_text(text)
+    shutil.copytree(UNITS / f"{instance}.d", tmp_path / f"{instance}.d")
+    env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:"}
+    result = subprocess.run(
+        [analyze, "verify", f"./{instance}"], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
 @pytest.mark.parametrize("name", UNIT_FILES)
 def test_unit_policy(name: str) -> None:
     unit = _parse(UNITS / name)
@@ -72,5 +91,14 @@ def test_queues_and_entry_points() -> None:
     assert "gunicorn -c /opt/concerto/deploy/production/gunicorn.conf.py config.wsgi" in web
     worker = _parse(UNITS / "concerto-worker@.service")["Service"]["ExecStart"][0]
     assert "celery -A config worker" in worker and "-Q %i" in worker
+    assert "--concurrency=${CELERY_WORKER_CONCURRENCY}" in worker
+    assert "--max-tasks-per-child=${CELERY_WORKER_MAX_TASKS_PER_CHILD}" in worker
+    # The imports_tiles instance's drop-in: one task at a time, a fresh process every few (GDAL).
+    drop_in = _parse(UNITS / "concerto-worker@imports_tiles.service.d" / "queue.conf")
+    assert set(drop_in) == {"Service"} and set(drop_in["Service"]) == {"Environment"}
+    assert drop_in["Service"]["Environment"] == [
+        "CELERY_WORKER_CONCURRENCY=1",
+        "CELERY_WORKER_MAX_TASKS_PER_CHILD=10",
+    ]
     beat = _parse(UNITS / "concerto-beat.service")["Service"]["ExecStart"][0]
     assert "celery -A config beat" in beat and "/var/lib/concerto/celery/" in beat

@@ -438,7 +438,7 @@ def raster_worker(storage, settings, celery_worker):  # type: ignore[no-untyped-
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_converts_the_upload(raster_worker, plan_tif, client):
-    # given a committed upload (its task is published after the commit, to the media queue)
+    # given a committed upload (its task is published after the commit, to the imports_tiles queue)
     concertation = build_concertation(slug="worker")
     with transaction.atomic():
         layer = upload_plan(concertation, plan_tif)
