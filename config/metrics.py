@@ -6,8 +6,9 @@ Two kinds of metrics:
   through :class:`MetricsMiddleware`; tile cache hits and misses (``tiles/cache.py`` increments
   :data:`TILES_CACHE_HITS` / :data:`TILES_CACHE_MISSES`);
 * computed at scrape time by :class:`StateCollector`: tickets by state (one ``GROUP BY``), outbox
-  rows pending / failed / retrying and the age of the oldest pending one (one aggregate), and
-  the Celery queue depths (``LLEN`` of the Redis lists). These are the same whichever process
+  rows pending / failed / retrying and the age of the oldest pending one (one aggregate),
+  the Celery queue depths (``LLEN`` of the Redis lists), and with a read replica its lag and
+  whether it is in use (one probe, config/db_router.py). These are the same whichever process
   answers the scrape, so they are never summed across workers.
 
 Labels are bounded: the view name (``api:report-list``), never the raw path, so ``/tiles/…/z/x/y``
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +39,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from config import db_router
 from tiles import cache as tiles_cache
 
 logger = logging.getLogger(__name__)
@@ -123,7 +126,28 @@ class StateCollector(Collector):
                 continue
             up.add_metric([source], 1)
             yield from families
+        if db_router.REPLICA in settings.DATABASES:  # only with DATABASE_REPLICA_URL: else absent
+            reachable, families = self._replica()
+            up.add_metric(["replica"], 1 if reachable else 0)
+            yield from families
         yield up
+
+    def _replica(self) -> tuple[bool, list[GaugeMetricFamily]]:
+        """The standby's lag (NaN when unreachable or unknown) and whether this process reads it,
+        from one fresh probe that also refreshes this process's verdict (config/db_router.py)."""
+        probe, in_use = db_router.refresh_replica_verdict()
+        lag = GaugeMetricFamily(
+            "concerto_replica_lag_seconds",
+            "Replication lag of the read replica (0 when all received WAL is replayed; NaN: unknown).",
+            value=math.nan if probe.lag_seconds is None else probe.lag_seconds,
+        )
+        used = GaugeMetricFamily(
+            "concerto_replica_in_use",
+            "1 when public listings read the replica, 0 when they fell back to the primary "
+            "(replica down or lag above DATABASE_REPLICA_MAX_LAG_SECONDS).",
+            value=1 if in_use else 0,
+        )
+        return probe.reachable, [lag, used]
 
     def _database(self) -> Iterator[GaugeMetricFamily]:
         from geo.models import OutboxMessage

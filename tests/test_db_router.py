@@ -5,15 +5,21 @@ and tests/deploy/test_replica.py; these check the decisions themselves, fast.
 """
 
 import json
+import logging
+import math
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from config.db_router import PrimaryReplicaRouter, replica_alias
+from config import db_router, metrics
+from config.db_router import PrimaryReplicaRouter, ReplicaProbe, probe_replica, replica_alias
 from signalements import selectors
 from signalements.models import Report
 
@@ -66,6 +72,9 @@ def test_replica_alias_only_with_its_url() -> None:
     assert replica["HOST"] == "replica.internal" and replica["PORT"] == 5433
     assert replica["ENGINE"] == "django.contrib.gis.db.backends.postgis"
     assert replica["TEST"]["MIRROR"] == "default"
+    # The health probe runs on a request's thread: a black-holed standby must not hold it long.
+    assert replica["OPTIONS"]["connect_timeout"] == 2
+    assert "connect_timeout" not in conf["dbs"]["default"]["OPTIONS"]
 
 
 @pytest.mark.parametrize(
@@ -84,11 +93,42 @@ def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
     assert result.returncode != 0 and message in result.stderr
 
 
+@pytest.fixture(autouse=True)
+def _fresh_verdict() -> Iterator[None]:
+    db_router.reset_replica_verdict()
+    yield
+    db_router.reset_replica_verdict()
+
+
+class FakeReplica:
+    """Stands in for the probe (the only part that talks to a server); the clock is ours too, so
+    the cache and the state changes run the router's real decision code."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        self.probe = ReplicaProbe(reachable=True, lag_seconds=0.0)
+        self.calls = 0
+        monkeypatch.setitem(settings.DATABASES, "replica", {"TEST": {"MIRROR": "default"}})
+        monkeypatch.setattr(db_router, "probe_replica", self._probe)
+        monkeypatch.setattr(db_router, "_monotonic", lambda: self.now)
+
+    def _probe(self, alias: str = "replica") -> ReplicaProbe:
+        self.calls += 1
+        return self.probe
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, settings) -> FakeReplica:
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 30
+    settings.DATABASE_REPLICA_CHECK_SECONDS = 5
+    return FakeReplica(monkeypatch)
+
+
 def test_replica_alias_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "replica" not in settings.DATABASES
     assert replica_alias() == "default"
     assert selectors.reports_public_listing().db == "default"
-    monkeypatch.setitem(settings.DATABASES, "replica", {"TEST": {"MIRROR": "default"}})
+    FakeReplica(monkeypatch)
     assert replica_alias() == "replica"
     assert selectors.reports_public_listing().db == "replica"
     # The citizen's own page and the filing path stay on the primary.
@@ -109,3 +149,178 @@ def test_writes_and_migrations_always_go_to_the_primary() -> None:
     stranger = Report()
     stranger._state.db = "elsewhere"
     assert router.allow_relation(from_replica, stranger) is None
+
+
+# --- The replica's health: cached verdict, state changes, fallback to the primary ------------------
+
+
+def test_the_verdict_is_cached_for_the_check_interval(fake: FakeReplica) -> None:
+    assert replica_alias() == "replica" and fake.calls == 1
+    fake.now += 4.9
+    assert [replica_alias() for _ in range(50)] == ["replica"] * 50
+    assert fake.calls == 1  # one probe per interval and per process, not per request
+    fake.probe = ReplicaProbe(reachable=False, error="OperationalError: connection refused")
+    assert replica_alias() == "replica"  # still the cached verdict
+    fake.now += 0.2
+    assert replica_alias() == "default" and fake.calls == 2
+    assert selectors.reports_public_listing().db == "default"
+
+
+@pytest.mark.parametrize(
+    ("probe", "alias"),
+    [
+        (ReplicaProbe(reachable=True, lag_seconds=0.0), "replica"),
+        (ReplicaProbe(reachable=True, lag_seconds=30.0), "replica"),  # the limit itself is fine
+        (ReplicaProbe(reachable=True, lag_seconds=30.5), "default"),
+        (ReplicaProbe(reachable=True, lag_seconds=None), "default"),  # not measurable: not trusted
+        (ReplicaProbe(reachable=True, lag_seconds=0.0, paused=True), "replica"),  # paused, nothing new
+        (ReplicaProbe(reachable=True, lag_seconds=31.0, paused=True), "default"),
+        (ReplicaProbe(reachable=False, error="OperationalError: timeout expired"), "default"),
+    ],
+)
+def test_healthy_means_reachable_and_within_the_lag_limit(
+    fake: FakeReplica, probe: ReplicaProbe, alias: str
+) -> None:
+    fake.probe = probe
+    assert replica_alias() == alias
+
+
+def test_state_changes_are_logged_once(fake: FakeReplica, settings, caplog: pytest.LogCaptureFixture) -> None:
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 1
+    caplog.set_level(logging.INFO, logger="config.db_router")
+
+    def run(probe: ReplicaProbe, checks: int = 3) -> list[str]:
+        fake.probe = probe
+        aliases = []
+        for _ in range(checks):
+            fake.now += 6
+            aliases.append(replica_alias())
+        return aliases
+
+    assert run(ReplicaProbe(reachable=True, lag_seconds=0.2)) == ["replica"] * 3
+    assert caplog.messages == []  # healthy from the start: nothing to say
+    assert run(ReplicaProbe(reachable=True, lag_seconds=12.0, paused=True)) == ["default"] * 3
+    assert run(ReplicaProbe(reachable=False, error="OperationalError: refused")) == ["default"] * 3
+    assert len(caplog.messages) == 1, caplog.messages  # lagging then down: still one change of state
+    assert "lag 12.0 s, replay paused" in caplog.messages[0] and "limit 1 s" in caplog.messages[0]
+    assert caplog.records[0].levelno == logging.WARNING
+    assert run(ReplicaProbe(reachable=True, lag_seconds=0.0)) == ["replica"] * 3
+    assert len(caplog.messages) == 2 and "back in use" in caplog.messages[1]
+    assert fake.calls == 12  # one probe per interval
+
+
+def test_down_from_the_first_probe_is_logged(fake: FakeReplica, caplog: pytest.LogCaptureFixture) -> None:
+    fake.probe = ReplicaProbe(reachable=False, error="OperationalError: refused")
+    assert replica_alias() == "default" and replica_alias() == "default"
+    assert len(caplog.messages) == 1 and "unreachable (OperationalError: refused)" in caplog.messages[0]
+
+
+def test_while_one_thread_probes_the_others_do_not_wait(fake: FakeReplica) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow(alias: str = "replica") -> ReplicaProbe:
+        fake.calls += 1
+        started.set()
+        release.wait(5)
+        return ReplicaProbe(reachable=False, error="timeout")
+
+    assert replica_alias() == "replica"
+    fake.now += 6
+    db_router.probe_replica = slow  # type: ignore[assignment]  # undone by monkeypatch
+    prober = threading.Thread(target=replica_alias)
+    prober.start()
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    assert replica_alias() == "replica"  # the previous verdict, at once
+    assert time.perf_counter() - t0 < 0.1 and fake.calls == 2
+    release.set()
+    prober.join(5)
+    assert replica_alias() == "default" and fake.calls == 2
+
+
+def test_before_any_verdict_a_concurrent_reader_uses_the_primary(fake: FakeReplica) -> None:
+    with db_router._verdict.lock:  # another thread is probing for the first time
+        assert replica_alias() == "default"
+    assert fake.calls == 0
+
+
+@pytest.mark.django_db
+def test_probe_on_a_server_not_in_recovery_measures_no_lag() -> None:
+    """The real probe query (on the test database: a primary, as a mirrored replica is in tests)."""
+    probe_replica("default")
+    t0 = time.perf_counter()
+    for _ in range(20):
+        probe = probe_replica("default")
+    per_probe_ms = (time.perf_counter() - t0) / 20 * 1000
+    print(f"\nprobe on an open connection: {per_probe_ms:.2f} ms")
+    assert probe == ReplicaProbe(reachable=True, lag_seconds=0.0, paused=False)
+    assert probe.healthy(0)
+
+
+def _scrape() -> str:
+    return metrics.exposition().decode()
+
+
+def _value(text: str, name: str) -> float:
+    (line,) = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+@pytest.mark.django_db
+def test_replica_metrics_absent_without_a_replica() -> None:
+    text = _scrape()
+    assert "concerto_replica_lag_seconds" not in text and "concerto_replica_in_use" not in text
+    assert 'source="replica"' not in text
+
+
+@pytest.mark.django_db
+def test_replica_metrics_come_from_a_fresh_probe(fake: FakeReplica, settings) -> None:
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 1
+    fake.probe = ReplicaProbe(reachable=True, lag_seconds=0.25)
+    text = _scrape()
+    assert _value(text, "concerto_replica_lag_seconds") == 0.25
+    assert _value(text, "concerto_replica_in_use") == 1.0
+    assert 'concerto_metrics_source_up{source="replica"} 1.0' in text
+    # The scrape probes even within the check interval, and its verdict is the process's.
+    fake.probe = ReplicaProbe(reachable=True, lag_seconds=7.5, paused=True)
+    text = _scrape()
+    assert _value(text, "concerto_replica_lag_seconds") == 7.5
+    assert _value(text, "concerto_replica_in_use") == 0.0
+    assert replica_alias() == "default" and fake.calls == 2
+    fake.probe = ReplicaProbe(reachable=False, error="refused")
+    text = _scrape()
+    assert math.isnan(_value(text, "concerto_replica_lag_seconds"))
+    assert _value(text, "concerto_replica_in_use") == 0.0
+    assert 'concerto_metrics_source_up{source="replica"} 0.0' in text
+
+
+def test_a_request_failing_on_the_replica_condemns_it_until_the_next_probe(
+    fake: FakeReplica, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    from django.core.signals import request_finished, request_started
+
+    # The receivers themselves (sending the signals would also run Django's close_old_connections).
+    # (by name: another test may have reloaded the module; the dispatch_uid keeps one receiver)
+    for signal, name in ((request_started, "_request_started"), (request_finished, "_request_finished")):
+        receivers, _ = signal._live_receivers(None)
+        assert any(r.__module__ == "config.db_router" and r.__name__ == name for r in receivers)
+    replica_conn = SimpleNamespace(errors_occurred=False)
+    monkeypatch.setattr(db_router, "connections", {"replica": replica_conn})
+
+    def request(error: bool, routed: bool = True) -> None:
+        db_router._request_started(sender=None)
+        if routed:
+            replica_alias()
+        replica_conn.errors_occurred = error
+        db_router._request_finished(sender=None)
+
+    request(error=False)
+    request(error=True, routed=False)  # an error on a request not given the replica: not its fault
+    assert replica_alias() == "replica" and fake.calls == 1
+    request(error=True)
+    assert replica_alias() == "default" and fake.calls == 1  # at once, without waiting for a probe
+    assert "a request's connection to it failed" in caplog.messages[0]
+    fake.now += 5.1
+    assert replica_alias() == "replica" and fake.calls == 2  # the next probe decides

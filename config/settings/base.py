@@ -134,8 +134,15 @@ if _REPLICA_URL:
     if _REPLICA_URL.split("://", 1)[0] not in _DB_SCHEMES:
         raise ImproperlyConfigured("DATABASE_REPLICA_URL doit désigner une base PostgreSQL/PostGIS.")
     DATABASES["replica"] = _database(_REPLICA_URL)
+    # A standby that does not answer must fail fast: the health probe runs on a request's thread
+    # (`?connect_timeout=N` in the URL overrides).
+    DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", 2)
     # Tests read the replica through the default connection (same data, no second test database).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+# The replica is used only while reachable and at most this far behind (seconds), as judged by a
+# probe at most every DATABASE_REPLICA_CHECK_SECONDS per process; otherwise the primary answers.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=30.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=5.0)
 DATABASE_ROUTERS = ["config.db_router.PrimaryReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
