@@ -242,3 +242,29 @@ def test_a_manager_sees_the_organisations_tickets_and_may_reopen(client, world):
         ).status_code
         == 302
     )
+
+
+def test_opening_a_ticket_with_a_contact_is_logged_and_refusals_are_not(client, world):
+    # given a report with the reporter's contact, and one without
+    from geo.models import PersonalDataAccess
+
+    with_contact = file_report(world, contact=PERSONAL).ticket
+    without = file_report(world, east_m=-520).ticket
+    # when an agent of another service tries, then nothing is shown, nothing is logged
+    client.force_login(world.agent_east)
+    assert client.get(ticket_url(with_contact)).status_code == 404
+    assert not PersonalDataAccess.objects.exists()
+    # when the service's agent opens both tickets
+    client.force_login(world.agent_west)
+    page = client.get(ticket_url(with_contact)).content.decode()
+    assert "jeanne.martin@example.net" in page
+    assert client.get(ticket_url(without)).status_code == 200
+    # then one row says who read which fields of which report, from which page, and holds no value
+    [row] = PersonalDataAccess.objects.all()
+    assert (row.user, row.topic, row.reason) == (
+        world.agent_west,
+        f"report:{with_contact.report.pk}",
+        "web:ticket",
+    )
+    assert sorted(row.fields) == ["email", "name", "phone"]
+    assert "jeanne" not in str(row.__dict__).lower()
