@@ -54,8 +54,7 @@ export function pinIcon() {
 const ARROWS = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
 
 /** A draggable pin; arrow keys move it by 10 pixels when it has the focus (Shift: 1 pixel). */
-export function pinMarker(latlng, { onMove = () => {}, draggable = true } = {}) {
-  const label = t("pinLabel");
+export function pinMarker(latlng, { onMove = () => {}, draggable = true, label = t("pinLabel") } = {}) {
   const marker = L.marker(latlng, { icon: pinIcon(), draggable, keyboard: draggable, title: label, autoPan: true });
   if (!draggable) return marker;
   marker.on("dragend", () => onMove(marker.getLatLng()));

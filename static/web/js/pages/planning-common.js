@@ -1,35 +1,12 @@
 /* global L */
 // Shared by the planners' pages (/urbanisme/): their strings (a JSON block the server translated),
 // JSON data blocks, the project's perimeter drawn as an outline, and leaflet-geoman's set-up.
-
-let strings = null;
-
-function lang() {
-  return document.documentElement.lang || "fr";
-}
+import { lang, translator } from "../i18n.js";
 
 /** A planning string in the page's language; [singular, plural] pairs are chosen by count. */
-export function tp(key, params = {}) {
-  if (strings === null) {
-    const element = document.getElementById("planning-i18n");
-    strings = element ? JSON.parse(element.textContent) : {};
-  }
-  let text = strings[key] ?? key;
-  if (Array.isArray(text)) {
-    const count = Number(params.count ?? 0);
-    text = new Intl.PluralRules(lang()).select(count) === "one" ? text[0] : text[1];
-  }
-  return text.replace(/%\((\w+)\)s/g, (_match, name) => (name in params ? String(params[name]) : ""));
-}
+export const tp = translator("planning-i18n");
 
-export function readJson(id) {
-  const element = document.getElementById(id);
-  return element ? JSON.parse(element.textContent) : null;
-}
-
-export function revealJsOnly(root = document) {
-  for (const element of root.querySelectorAll("[data-js-only]")) element.hidden = false;
-}
+export { readJson, showJsOnly as revealJsOnly } from "../dom.js";
 
 export function drawingAvailable() {
   return typeof window.L !== "undefined" && typeof window.L.PM !== "undefined";

@@ -6,8 +6,9 @@
 // send keeps everything typed and says so; the server's errors appear next to their fields.
 import { NetworkError, request } from "../http.js";
 import { formatNumber, t } from "../i18n.js";
-import { createMap, mapsAvailable } from "../maps.js";
-import { fitTo, movablePin, perimeterLayer, readJson, say, showJsOnly } from "./project-map.js";
+import { createMap, mapsAvailable, pinMarker } from "../maps.js";
+import { formErrors } from "../dom.js";
+import { fitTo, perimeterLayer, readJson, say, showJsOnly } from "./project-map.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("contribution-form");
@@ -91,7 +92,7 @@ function placePoint(latlng) {
     shape.setLatLng(latlng);
   } else {
     removeShape();
-    shape = movablePin(latlng, {
+    shape = pinMarker(latlng, {
       label: t("contributionPin"),
       onMove: () => say("draw-status", describe(store(shape))),
     }).addTo(map);
@@ -244,35 +245,11 @@ for (const id of ["lat", "lon"]) {
 
 // --- Errors ---------------------------------------------------------------------------------------
 
-function clearErrors() {
-  for (const box of form.querySelectorAll("[data-error-for]")) box.replaceChildren();
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  $("contribution-error-summary").hidden = true;
-  $("contribution-error-summary-list").replaceChildren();
-}
-
-function showErrors(errors) {
-  const list = $("contribution-error-summary-list");
-  for (const [key, messages] of Object.entries(errors)) {
-    const box = form.querySelector(`[data-error-for="${CSS.escape(key)}"]`) || form.querySelector('[data-error-for="form"]');
-    for (const message of messages) {
-      const p = document.createElement("p");
-      p.textContent = message;
-      box.append(p);
-      const a = document.createElement("a");
-      a.href = `#${$(key) ? key : "contribution-form"}`;
-      a.textContent = message;
-      const li = document.createElement("li");
-      li.append(a);
-      list.append(li);
-    }
-    const input = $(key);
-    if (input && input.matches("input, select, textarea")) input.setAttribute("aria-invalid", "true");
-  }
-  const summary = $("contribution-error-summary");
-  summary.hidden = false;
-  summary.focus();
-}
+const errors = formErrors(form, {
+  summary: "contribution-error-summary",
+  list: "contribution-error-summary-list",
+  anchor: (key) => ($(key) ? key : "contribution-form"),
+});
 
 // --- Sending --------------------------------------------------------------------------------------
 
@@ -292,7 +269,7 @@ async function send() {
     if (vertexCount() >= MIN_VERTICES[mode]) finish();
     else stopDrawing();
   }
-  clearErrors();
+  errors.clear();
   sending = true;
   const buttons = form.querySelectorAll("button[type=submit]");
   for (const button of buttons) button.disabled = true;
@@ -317,7 +294,7 @@ async function send() {
     failed(t("tooMany"));
   } else if (answer.status >= 400 && answer.status < 500 && (body.errors || body.message)) {
     say("send-status", t("contributionRefused"));
-    showErrors(body.errors && Object.keys(body.errors).length ? body.errors : { form: [body.message] });
+    errors.show(body.errors && Object.keys(body.errors).length ? body.errors : { form: [body.message] });
   } else {
     failed(t("sendFailed"));
   }

@@ -2,28 +2,16 @@
 // Map pieces shared by the project pages: the perimeter (dashed outline), the contributions (one
 // symbol whatever their kind, so that nothing is said by colour; the kind is in the popup and in the
 // list), the planning layers of the layer switcher (the `planning` vector tiles filtered on one
-// layer, or a raster layer's tiles), and a pin that also moves with the arrow keys.
+// layer, or a raster layer's tiles).
 import { t } from "../i18n.js";
-import { pinIcon, readConfig } from "../maps.js";
+import { readConfig } from "../maps.js";
 
 export const PERIMETER_STYLE = { color: "#1b1b1b", weight: 3, dashArray: "8 6", fill: true, fillOpacity: 0.04, interactive: false };
 const CONTRIBUTION_COLOR = "#6a1b9a";
 const CONTRIBUTION_POINT = { radius: 8, color: "#ffffff", weight: 2, fillColor: CONTRIBUTION_COLOR, fillOpacity: 1 };
 const CONTRIBUTION_SHAPE = { color: CONTRIBUTION_COLOR, weight: 4, fillColor: CONTRIBUTION_COLOR, fillOpacity: 0.25 };
 
-export function readJson(id) {
-  const element = document.getElementById(id);
-  return element ? JSON.parse(element.textContent) : null;
-}
-
-export function showJsOnly(root = document) {
-  for (const element of root.querySelectorAll("[data-js-only]")) element.hidden = false;
-}
-
-export function say(id, text) {
-  const element = document.getElementById(id);
-  if (element) element.textContent = text;
-}
+export { readJson, say, showJsOnly } from "../dom.js";
 
 export function perimeterLayer(geometry) {
   return L.geoJSON(geometry, { style: () => PERIMETER_STYLE, interactive: false });
@@ -113,29 +101,4 @@ export function planningLayer(layer, { pane = "overlayPane" } = {}) {
     L.popup().setLatLng(event.latlng).setContent(content).openOn(grid._map);
   });
   return grid;
-}
-
-const ARROWS = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
-
-/** A draggable pin that arrow keys move by 10 pixels (Shift: 1) when it has the focus. */
-export function movablePin(latlng, { label, onMove = () => {} }) {
-  const marker = L.marker(latlng, { icon: pinIcon(), draggable: true, keyboard: true, title: label, autoPan: true });
-  marker.on("dragend", () => onMove(marker.getLatLng()));
-  marker.on("add", () => {
-    const element = marker.getElement();
-    element.setAttribute("role", "button");
-    element.setAttribute("aria-label", label);
-    element.addEventListener("keydown", (event) => {
-      const step = ARROWS[event.key];
-      if (!step || !marker._map) return;
-      event.preventDefault();
-      event.stopPropagation();
-      const pixels = event.shiftKey ? 1 : 10;
-      const map = marker._map;
-      const point = map.latLngToContainerPoint(marker.getLatLng()).add([step[0] * pixels, step[1] * pixels]);
-      marker.setLatLng(map.containerPointToLatLng(point));
-      onMove(marker.getLatLng());
-    });
-  });
-  return marker;
 }

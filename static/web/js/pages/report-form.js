@@ -3,6 +3,7 @@
 // search, the check before sending (ambiguous position, « Est-ce le même problème ? » with « +1 et
 // suivre »), and sending with fetch: a failed send keeps everything typed and offers to retry, and
 // the form's idempotency key makes a retry after a lost answer return the first report.
+import { formErrors, say } from "../dom.js";
 import { gpsFromFile } from "../exif.js";
 import { NetworkError, request } from "../http.js";
 import { formatNumber, t } from "../i18n.js";
@@ -18,11 +19,6 @@ const submit = $("submit");
 const retry = $("retry");
 const DRAFT_KEY = "concerto:report-draft";
 const MAX_PHOTOS = 5;
-
-function say(id, text) {
-  const element = $(id);
-  if (element) element.textContent = text;
-}
 
 function parse(value) {
   const number = parseFloat(String(value).trim().replace(",", "."));
@@ -349,35 +345,11 @@ function renderCheck(data) {
 
 const ANCHORS = { where: "where", category: "what", form: "report-form" };
 
-function clearErrors() {
-  for (const box of form.querySelectorAll("[data-error-for]")) box.replaceChildren();
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  $("error-summary").hidden = true;
-  $("error-summary-list").replaceChildren();
-}
-
-function showErrors(errors) {
-  const list = $("error-summary-list");
-  for (const [key, messages] of Object.entries(errors)) {
-    const box = form.querySelector(`[data-error-for="${key}"]`) || form.querySelector('[data-error-for="form"]');
-    for (const message of messages) {
-      const p = document.createElement("p");
-      p.textContent = message;
-      box.append(p);
-      const li = document.createElement("li");
-      const a = document.createElement("a");
-      a.href = `#${ANCHORS[key] || key}`;
-      a.textContent = message;
-      li.append(a);
-      list.append(li);
-    }
-    const input = $(key);
-    if (input && input.matches("input, select, textarea")) input.setAttribute("aria-invalid", "true");
-  }
-  const summary = $("error-summary");
-  summary.hidden = false;
-  summary.focus();
-}
+const errors = formErrors(form, {
+  summary: "error-summary",
+  list: "error-summary-list",
+  anchor: (key) => ANCHORS[key] || key,
+});
 
 // --- Sending --------------------------------------------------------------------------------------
 
@@ -394,9 +366,9 @@ function failed(message) {
 
 async function send() {
   if (sending) return;
-  clearErrors();
+  errors.clear();
   if (!$("ambiguity").hidden && !$("confirm_position").checked) {
-    showErrors({ where: [t("confirmPosition")] });
+    errors.show({ where: [t("confirmPosition")] });
     return;
   }
   sending = true;
@@ -429,7 +401,7 @@ async function send() {
     failed(t("tooMany"));
   } else if (answer.status >= 400 && answer.status < 500 && data.errors) {
     say("send-status", t("sendRefused"));
-    showErrors(Object.keys(data.errors).length ? data.errors : { form: [data.message] });
+    errors.show(Object.keys(data.errors).length ? data.errors : { form: [data.message] });
   } else {
     failed(t("sendFailed"));
   }
