@@ -6,9 +6,22 @@ sweeper publishes what is due, so a lost or failed task is never a lost notifica
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from geo.outbox import outbox_deliver, outbox_sweep
+
+# The retry policy of tasks that work on files (photos, rasters): errors of the file itself are the
+# service's to record; OSError is the machine's (disk full, storage away), retried with back-off,
+# after which the domain's sweeper takes over.
+FILE_TASK_RETRY: dict[str, Any] = {
+    "autoretry_for": (OSError,),
+    "max_retries": 5,
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+}
 
 
 @shared_task(name="geo.outbox_deliver", ignore_result=True)

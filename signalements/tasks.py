@@ -8,16 +8,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from geo.tasks import FILE_TASK_RETRY
 
-@shared_task(
-    name="signalements.photo_process",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-)
+
+@shared_task(name="signalements.photo_process", ignore_result=True, **FILE_TASK_RETRY)
 def photo_process_task(photo_id: int) -> None:
     from signalements.photos import photo_process  # written alongside; imported when the task runs
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from geo.tasks import FILE_TASK_RETRY
+
 
 @shared_task(name="urbanisme.phases_tick", ignore_result=True)
 def phases_tick_task() -> int:
@@ -17,17 +19,8 @@ def phases_tick_task() -> int:
     return phases_tick()
 
 
-@shared_task(
-    name="urbanisme.raster_to_cog",
-    ignore_result=True,
-    # Errors of the file mark the layer failed inside the service; OSError is the machine's
-    # (disk full, storage away): retried with back-off, then the sweeper takes over.
-    autoretry_for=(OSError,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-)
+# Errors of the file mark the layer failed inside the service; OSError is retried (geo.tasks).
+@shared_task(name="urbanisme.raster_to_cog", ignore_result=True, **FILE_TASK_RETRY)
 def raster_to_cog_task(layer_id: int) -> None:
     from urbanisme.rasters import raster_to_cog
 

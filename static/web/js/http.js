@@ -27,3 +27,19 @@ export async function request(url, { method = "GET", body = undefined, headers =
   }
   return { status: response.status, ok: response.ok, data };
 }
+
+/**
+ * POST a form with fetch, its submit controls disabled meanwhile (no double send). The answer, or
+ * null when the network failed: the caller keeps what was typed and says so.
+ */
+export async function postForm(form, controls) {
+  for (const control of controls) control.disabled = true;
+  try {
+    return await request(form.action, { method: "POST", body: new FormData(form) });
+  } catch (error) {
+    if (!(error instanceof NetworkError)) throw error;
+    return null;
+  } finally {
+    for (const control of controls) control.disabled = false;
+  }
+}

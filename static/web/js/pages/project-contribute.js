@@ -4,7 +4,7 @@
 // taps and arrow keys move), a line or a zone drawn with leaflet-geoman, each vertex still movable
 // afterwards; the choices without a map are shown on it too. Sending goes through fetch: a failed
 // send keeps everything typed and says so; the server's errors appear next to their fields.
-import { NetworkError, request } from "../http.js";
+import { postForm } from "../http.js";
 import { formatNumber, t } from "../i18n.js";
 import { createMap, mapsAvailable, pinMarker } from "../maps.js";
 import { formErrors } from "../dom.js";
@@ -271,20 +271,13 @@ async function send() {
   }
   errors.clear();
   sending = true;
-  const buttons = form.querySelectorAll("button[type=submit]");
-  for (const button of buttons) button.disabled = true;
   $("send-error").hidden = true;
   say("send-status", t("sending"));
-  let answer;
-  try {
-    answer = await request(form.action, { method: "POST", body: new FormData(form) });
-  } catch (error) {
-    if (!(error instanceof NetworkError)) throw error;
+  const answer = await postForm(form, form.querySelectorAll("button[type=submit]"));
+  sending = false;
+  if (answer === null) {
     failed(t("sendFailed"));
     return;
-  } finally {
-    sending = false;
-    for (const button of buttons) button.disabled = false;
   }
   const body = answer.data || {};
   if (answer.status === 201 && body.redirect) {

@@ -5,7 +5,7 @@
 // the form's idempotency key makes a retry after a lost answer return the first report.
 import { formErrors, say } from "../dom.js";
 import { gpsFromFile } from "../exif.js";
-import { NetworkError, request } from "../http.js";
+import { postForm, request } from "../http.js";
 import { formatNumber, t } from "../i18n.js";
 import { createMap, iconsUrl, mapsAvailable, pinMarker } from "../maps.js";
 
@@ -372,21 +372,13 @@ async function send() {
     return;
   }
   sending = true;
-  submit.disabled = true;
-  retry.disabled = true;
   $("send-error").hidden = true;
   say("send-status", t("sending"));
-  let answer;
-  try {
-    answer = await request(form.action, { method: "POST", body: new FormData(form) });
-  } catch (error) {
-    if (!(error instanceof NetworkError)) throw error;
+  const answer = await postForm(form, [submit, retry]);
+  sending = false;
+  if (answer === null) {
     failed(t("sendFailed"));
     return;
-  } finally {
-    sending = false;
-    submit.disabled = false;
-    retry.disabled = false;
   }
   const data = answer.data || {};
   if ((answer.status === 201 || answer.status === 200) && data.redirect) {
